@@ -1,0 +1,177 @@
+"""The FastAPI application: ingestion, identify, 360° views and statistics.
+
+Thin: every route parses, authorises and calls the Workspace. Writes go through the
+workspace's single writer thread; reads use their own cursors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, ORJSONResponse
+
+from polku import __version__, profiles
+from polku.api import errors
+from polku.errors import InvalidInput, PayloadTooLarge
+from polku.store.writer import Writer
+from polku.workspace import BatchResult, Workspace
+
+MAX_BODY = 16 * 1024 * 1024
+_AUTH_TTL = 60.0
+
+LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Polku</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
+<h1>Polku</h1><p>The workspace <code>{home}</code> is being served.</p>
+<ul><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/health">Health</a></li></ul>
+<p>Every <code>/v1</code> route needs an API key: create one with
+<code>polku keys create --scope read</code> and send it as <code>Authorization: Bearer pk_…</code>.</p>
+</body></html>"""
+
+
+def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
+    """The API over one open workspace; the app owns the workspace's writer thread."""
+    auth_cache: dict[tuple[str, str], float] = {}
+
+    def refresh_if_stale() -> None:
+        if not ws.is_fresh():
+            ws.refresh()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.writer = Writer(ws.store, idle_job=refresh_if_stale, idle_seconds=refresh_seconds)
+        yield
+        app.state.writer.close()
+
+    app = FastAPI(
+        title="Polku",
+        version=__version__,
+        summary="B2B customer-experience management and lead nurturing",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+
+    def scope(needed: str) -> Callable[[Request], str]:
+        def check(request: Request) -> str:
+            header = request.headers.get("authorization", "")
+            token = header[7:] if header.lower().startswith("bearer ") else request.headers.get("x-api-key")
+            key = (token or "", needed)
+            if auth_cache.get(key, 0.0) > time.monotonic():
+                return needed
+            ws.authorize(token, needed)
+            auth_cache[key] = time.monotonic() + _AUTH_TTL
+            return needed
+
+        return check
+
+    def writer(request: Request) -> Writer:
+        return request.app.state.writer  # type: ignore[no-any-return]
+
+    async def fresh(request: Request) -> None:
+        if not ws.is_fresh():
+            await run_in_threadpool(writer(request).submit, ws.refresh, group=False)
+
+    async def json_items(request: Request, key: str) -> list[Any]:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise PayloadTooLarge(f"the request body is over {MAX_BODY // (1024 * 1024)} MiB")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"the body is not valid JSON: {exc.args[0]}") from exc
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        elif isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list):
+            raise InvalidInput(f"the body must be a JSON list of items or an object with a {key!r} list")
+        if not data:
+            raise InvalidInput("the batch is empty")
+        return data
+
+    def batch_response(result: BatchResult) -> ORJSONResponse:
+        body = {
+            "accepted": len(result.accepted),
+            "duplicates": len(result.duplicates),
+            "rejected": len(result.rejected),
+            "items": {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": result.rejected},
+        }
+        status = 422 if result.rejected and not (result.accepted or result.duplicates) else 200
+        if status == 422:
+            body = {**errors.error_body("invalid_input", "no item of the batch was valid", result.rejected), **body}
+        return ORJSONResponse(body, status_code=status)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        """Liveness; needs no key."""
+        return {"status": "ok", "version": __version__, "events": ws.store.last_seq}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing() -> str:
+        return LANDING.format(home=ws.home)
+
+    events_example = {"events": [{"type": "page_view", "channel": "web", "anonymous_id": "d-1",
+                                  "properties": {"path": "/pricing"}}]}
+
+    @app.post("/v1/events", tags=["collect"], dependencies=[Depends(scope("write"))])
+    async def post_events(
+        request: Request,
+        _doc: Annotated[dict[str, Any] | None, Body(openapi_examples={"batch": {"value": events_example}})] = None,
+    ) -> ORJSONResponse:
+        """Store a batch of touchpoints (at most 5,000). Each item is accepted, a duplicate, or rejected with reasons."""
+        items = await json_items(request, "events")
+        result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api"))
+        return batch_response(result)
+
+    @app.post("/v1/identify", tags=["collect"], dependencies=[Depends(scope("write"))])
+    async def post_identify(
+        request: Request,
+        _doc: Annotated[dict[str, Any] | None, Body()] = None,
+    ) -> ORJSONResponse:
+        """Link an anonymous id to an e-mail or CRM id, with contact traits and account traits."""
+        items = await json_items(request, "identifies")
+        result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api", identify=True))
+        return batch_response(result)
+
+    @app.get("/v1/contacts/{key}", tags=["views"], dependencies=[Depends(scope("read")), Depends(fresh)])
+    def get_contact(
+        key: str,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        channel: str | None = None,
+    ) -> dict[str, Any]:
+        """The 360° view of a contact, by contact id, e-mail, CRM id or anonymous id."""
+        return profiles.contact_view(ws.store, key, limit=limit, channel=channel)
+
+    @app.get("/v1/accounts/{key}", tags=["views"], dependencies=[Depends(scope("read")), Depends(fresh)])
+    def get_account(
+        key: str,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        channel: str | None = None,
+    ) -> dict[str, Any]:
+        """The 360° view of an account, by id or domain: buying group, timeline, stages, channel mix."""
+        return profiles.account_view(ws.store, key, limit=limit, channel=channel)
+
+    @app.get("/v1/stats", tags=["views"], dependencies=[Depends(scope("read")), Depends(fresh)])
+    def get_stats() -> dict[str, Any]:
+        """Counts of accounts, contacts and events; contacts and accounts by lifecycle stage."""
+        return profiles.stats(ws.store)
+
+    @app.get("/v1/merges", tags=["identity"], dependencies=[Depends(scope("read")), Depends(fresh)])
+    def get_merges(contact: str | None = None) -> list[dict[str, Any]]:
+        """Recorded merges of contacts, with their causes."""
+        return ws.merges(contact)
+
+    @app.post("/v1/merges/{merge_id}/undo", tags=["identity"], dependencies=[Depends(scope("admin"))])
+    async def undo_merge(request: Request, merge_id: str, reason: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
+        """Undo a merge: both contacts come back with their own events."""
+        a, b = await run_in_threadpool(writer(request).submit, lambda: ws.unmerge(merge_id, reason=reason), group=False)
+        return {"contacts": [a, b]}
+
+    return app

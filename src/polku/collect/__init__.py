@@ -1,0 +1,1 @@
+"""Collecting touchpoints: validation, file import and identity resolution."""

@@ -1,0 +1,1 @@
+"""Lifecycle stages: the rules that move contacts through the funnel."""

@@ -1,0 +1,165 @@
+"""The 360° view of a contact or an account, and workspace statistics, read from the store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from polku.errors import NotFound
+from polku.model import STAGE_ORDER
+from polku.store.duck import DuckStore
+
+TIMELINE_LIMIT = 50
+_TIMELINE_COLS = "event_id, ts, type, channel, topic, value, properties, contact_id"
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("traits", "properties"):
+        if isinstance(out.get(key), str):
+            out[key] = json.loads(out[key])
+    return out
+
+
+def find_contact_id(store: DuckStore, key: str) -> str:
+    """A contact id from any of its identifiers: contact id, e-mail, CRM id or anonymous id."""
+    key = key.strip()
+    rows = store.query(
+        """SELECT contact_id FROM contacts WHERE contact_id = ?
+           UNION ALL SELECT contact_id FROM identities WHERE identity IN (?, ?, ?, ?) LIMIT 1""",
+        [key, f"email:{key.lower()}", f"crm:{key}", f"anon:{key}", key],
+    )
+    if not rows:
+        raise NotFound(f"no contact with id, e-mail, CRM id or anonymous id {key!r}")
+    return str(rows[0]["contact_id"])
+
+
+def find_account_id(store: DuckStore, key: str) -> str:
+    """An account id from its id, CRM id or domain."""
+    key = key.strip()
+    rows = store.query(
+        "SELECT account_id FROM accounts WHERE account_id = ? OR lower(domain) = lower(?) LIMIT 1", [key, key]
+    )
+    if not rows:
+        raise NotFound(f"no account with id or domain {key!r}")
+    return str(rows[0]["account_id"])
+
+
+def _timeline(store: DuckStore, where: str, params: list[Any], limit: int, channel: str | None) -> dict[str, Any]:
+    chan = " AND e.channel = ?" if channel else ""
+    base = f"FROM events e JOIN identities i ON i.identity = e.identity WHERE {where}{chan}"
+    p = params + ([channel] if channel else [])
+    events = [
+        _clean(r)
+        for r in store.query(
+            f"SELECT {_TIMELINE_COLS.replace('contact_id', 'i.contact_id')} {base} "
+            "ORDER BY e.ts DESC, e.seq DESC LIMIT ?",
+            [*p, limit],
+        )
+    ]
+    mix = store.query(
+        f"SELECT e.channel, count(*) AS events, max(e.ts) AS last_at {base} AND e.type <> 'identify' "
+        "GROUP BY e.channel ORDER BY events DESC, e.channel",
+        p,
+    )
+    summary = store.query(f"SELECT count(*) AS n, max(e.ts) AS last_at {base}", p)[0]
+    return {"events": events, "total": summary["n"], "channel_mix": mix, "last_activity": summary["last_at"]}
+
+
+def contact_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, channel: str | None = None) -> dict[str, Any]:
+    """Profile, identities, account, timeline, stage history, channel mix and merges of one contact."""
+    cid = find_contact_id(store, key)
+    profile = _clean(store.query("SELECT * FROM contacts WHERE contact_id = ?", [cid])[0])
+    account = None
+    if profile["account_id"]:
+        rows = store.query(
+            "SELECT account_id, name, domain, stage, journey_stage FROM accounts WHERE account_id = ?",
+            [profile["account_id"]],
+        )
+        account = rows[0] if rows else None
+    timeline = _timeline(store, "i.contact_id = ?", [cid], limit, channel)
+    history = store.query(
+        "SELECT stage, from_stage, ts, rule, reason, event_id FROM stage_history "
+        "WHERE subject = 'contact' AND subject_id = ? ORDER BY ts",
+        [cid],
+    )
+    merges = store.query("SELECT * FROM merges WHERE contact_id = ? ORDER BY ts", [cid])
+    return {
+        "contact": profile,
+        "account": account,
+        "stage_history": history,
+        "merges": merges,
+        "timeline": timeline["events"],
+        "event_count": timeline["total"],
+        "channel_mix": timeline["channel_mix"],
+        "last_activity": timeline["last_activity"],
+    }
+
+
+def account_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, channel: str | None = None) -> dict[str, Any]:
+    """Profile, buying group by role and level, timeline across all members, stages and channel mix."""
+    aid = find_account_id(store, key)
+    profile = _clean(store.query("SELECT * FROM accounts WHERE account_id = ?", [aid])[0])
+    members = [
+        _clean(r)
+        for r in store.query(
+            """SELECT contact_id, name, email, title, role, org_level, stage, journey_stage,
+                      last_seen, event_count FROM contacts WHERE account_id = ?
+               ORDER BY CASE org_level WHEN 'executive' THEN 0 WHEN 'management' THEN 1
+                        WHEN 'operational' THEN 2 ELSE 3 END, name, contact_id""",
+            [aid],
+        )
+    ]
+    timeline = _timeline(
+        store, "i.contact_id IN (SELECT contact_id FROM contacts WHERE account_id = ?)", [aid], limit, channel
+    )
+    history = store.query(
+        "SELECT stage, from_stage, ts, rule, reason, event_id, contact_id FROM stage_history "
+        "WHERE subject = 'account' AND subject_id = ? ORDER BY ts",
+        [aid],
+    )
+    levels: dict[str, list[str]] = {}
+    for m in members:
+        levels.setdefault(m["org_level"] or "unknown", []).append(m["contact_id"])
+    return {
+        "account": profile,
+        "buying_group": members,
+        "coverage": {
+            "org_levels": {k: len(v) for k, v in levels.items()},
+            "roles": sorted({m["role"] for m in members if m["role"]}),
+        },
+        "stage_history": history,
+        "timeline": timeline["events"],
+        "event_count": timeline["total"],
+        "channel_mix": timeline["channel_mix"],
+        "last_activity": timeline["last_activity"],
+    }
+
+
+def stats(store: DuckStore) -> dict[str, Any]:
+    """Counts of accounts, contacts and events; contacts and accounts by lifecycle stage."""
+    counts = store.query(
+        """SELECT (SELECT count(*) FROM events) AS events,
+                  (SELECT count(*) FROM contacts) AS contacts,
+                  (SELECT count(*) FROM contacts WHERE email IS NOT NULL OR crm_id IS NOT NULL) AS known_contacts,
+                  (SELECT count(*) FROM accounts) AS accounts,
+                  (SELECT count(*) FROM merges) AS merges,
+                  (SELECT min(ts) FROM events) AS first_event,
+                  (SELECT max(ts) FROM events) AS last_event"""
+    )[0]
+    by_stage = {s: 0 for s in STAGE_ORDER}
+    for r in store.query("SELECT stage, count(*) AS n FROM contacts GROUP BY stage"):
+        by_stage[r["stage"]] = r["n"]
+    acc_stage = {s: 0 for s in STAGE_ORDER}
+    for r in store.query("SELECT stage, count(*) AS n FROM accounts WHERE stage IS NOT NULL GROUP BY stage"):
+        acc_stage[r["stage"]] = r["n"]
+    channels = store.query("SELECT channel, count(*) AS events FROM events GROUP BY channel ORDER BY events DESC")
+    top = store.query(
+        """SELECT a.account_id, a.name, a.stage, count(*) AS recent_events, max(e.ts) AS last_activity
+           FROM events e JOIN identities i ON i.identity = e.identity
+           JOIN contacts c ON c.contact_id = i.contact_id JOIN accounts a ON a.account_id = c.account_id
+           WHERE e.ts >= (SELECT max(ts) FROM events) - INTERVAL 30 DAY
+           GROUP BY ALL ORDER BY recent_events DESC, a.account_id LIMIT 10"""
+    )
+    return {**counts, "contacts_by_stage": by_stage, "accounts_by_stage": acc_stage,
+            "channels": channels, "top_accounts": top}

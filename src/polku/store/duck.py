@@ -1,0 +1,282 @@
+"""The embedded store: one DuckDB file that owns the schema and every write of state.
+
+DuckDB allows one writer per file, so one ``DuckStore`` per process owns the file;
+the server funnels its writes through ``polku.store.writer.Writer``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from polku.errors import WorkspaceLocked
+from polku.store.keyindex import KeyIndex
+from polku.store.schema import DERIVED_DDL, MIGRATIONS, SCHEMA_VERSION
+
+# The event's strongest identity, as resolved identities are keyed.
+IDENTITY_SQL = (
+    "coalesce('crm:' || crm_id, 'email:' || email, 'anon:' || anonymous_id)"
+)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append did: how many events were new and which ids were already stored."""
+
+    inserted: int
+    duplicate_ids: list[str]
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, turning DuckDB's lock error into a clear WorkspaceLocked."""
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WorkspaceLocked(
+                f"the workspace database {path} is in use by another process "
+                "(is `polku serve` running on it? stop it, or send data through its API)"
+            ) from exc
+        raise
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+class DuckStore:
+    """Persistence for one workspace. Thread-safe: calls are serialised by a lock."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._con = connect(path, read_only=read_only)
+        self._lock = threading.RLock()
+        self._keys: KeyIndex | None = None
+        self._in_txn = False
+        if not read_only:
+            self._migrate()
+        self._seq = int(self._scalar("SELECT coalesce(max(seq), 0) FROM events") or 0)
+
+    # ---- plumbing -------------------------------------------------------------
+    def close(self) -> None:
+        """Close the database file."""
+        with self._lock:
+            self._con.close()
+
+    def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self._con.execute(sql, params or []).fetchone()
+        return row[0] if row else None
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query; rows as dicts. Uses its own cursor so readers never block."""
+        cur = self._con.cursor()
+        try:
+            rel = cur.execute(sql, params or [])
+            cols = [d[0] for d in rel.description]
+            return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+        finally:
+            cur.close()
+
+    def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run a read query; the result as an Arrow table."""
+        cur = self._con.cursor()
+        try:
+            return cur.sql(sql, params=params or None).to_arrow_table()
+        finally:
+            cur.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        with self._lock:
+            if self._in_txn:
+                yield
+                return
+            self._con.execute("BEGIN TRANSACTION")
+            self._in_txn = True
+            try:
+                yield
+            except BaseException:
+                self._in_txn = False
+                self._con.execute("ROLLBACK")
+                self._keys = None  # keys added in the failed transaction are gone
+                self._seq = int(self._scalar("SELECT coalesce(max(seq), 0) FROM events") or 0)
+                raise
+            self._in_txn = False
+            self._con.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._lock:
+            exists = self._scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+            )
+            version = 0
+            if exists:
+                version = int(self._scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0)
+            if version > SCHEMA_VERSION:
+                raise WorkspaceLocked(
+                    f"{self.path} has schema version {version}, newer than this Polku "
+                    f"({SCHEMA_VERSION}); upgrade Polku"
+                )
+            for v in range(version, SCHEMA_VERSION):
+                with self.transaction():
+                    for stmt in MIGRATIONS[v]:
+                        self._con.execute(stmt)
+                    self._con.execute(
+                        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(v + 1)]
+                    )
+
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        return int(self._scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0)
+
+    def meta(self, key: str) -> str | None:
+        """A value from the meta table."""
+        return self._scalar("SELECT value FROM meta WHERE key = ?", [key])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value in the meta table."""
+        with self._lock:
+            self._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    # ---- the event log ---------------------------------------------------------
+    def _key_index(self) -> KeyIndex:
+        if self._keys is None:
+            keys = self._con.execute("SELECT event_key FROM events").fetchnumpy()["event_key"]
+            self._keys = KeyIndex(np.asarray(keys, dtype=np.uint64))
+        return self._keys
+
+    def append_events(self, batch: pa.Table, source: str) -> AppendResult:
+        """Append validated events (collect.columns.EVENT_SCHEMA); an id already stored is skipped.
+
+        Call inside ``transaction()`` to make several appends one atomic commit;
+        alone, the append is its own transaction.
+        """
+        if batch.num_rows == 0:
+            return AppendResult(0, [])
+        with self._lock:
+            if not self._in_txn:
+                with self.transaction():
+                    return self._append(batch, source)
+            return self._append(batch, source)
+
+    def _append(self, batch: pa.Table, source: str) -> AppendResult:
+        con = self._con
+        con.register("_incoming", batch)
+        try:
+            keys = np.asarray(
+                con.execute("SELECT md5_number_lower(event_id) AS k FROM _incoming").fetchnumpy()["k"],
+                dtype=np.uint64,
+            )
+        finally:
+            con.unregister("_incoming")
+        ids: list[str] | None = None  # materialised only when a duplicate is possible
+        keep = np.ones(len(keys), dtype=bool)
+
+        # Within the batch: the first of equal ids wins.
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        duplicate_ids: list[str] = []
+        if (counts > 1).any():
+            ids = batch.column("event_id").to_pylist()
+            seen: set[str] = set()
+            for i in np.flatnonzero(np.isin(keys, keys[first[counts > 1]])):
+                if ids[i] in seen:
+                    keep[i] = False
+                    duplicate_ids.append(ids[i])
+                else:
+                    seen.add(ids[i])
+
+        # Against the log: a key hit is confirmed by the stored event id.
+        index = self._key_index()
+        hits = np.flatnonzero(index.contains(keys) & keep)
+        if len(hits):
+            ids = ids or batch.column("event_id").to_pylist()
+            hit_keys = pa.table({"k": pa.array(np.unique(keys[hits]), type=pa.uint64())})
+            con.register("_hit_keys", hit_keys)
+            try:
+                stored = {
+                    r[0]
+                    for r in con.execute(
+                        "SELECT event_id FROM events WHERE event_key IN (SELECT k FROM _hit_keys)"
+                    ).fetchall()
+                }
+            finally:
+                con.unregister("_hit_keys")
+            for i in hits:
+                if ids[i] in stored:
+                    keep[i] = False
+                    duplicate_ids.append(ids[i])
+
+        n = int(keep.sum())
+        if n:
+            new = batch.filter(pa.array(keep)) if n < len(keys) else batch
+            seqs = np.arange(self._seq + 1, self._seq + 1 + n, dtype=np.int64)
+            new = new.append_column("seq", pa.array(seqs)).append_column(
+                "event_key", pa.array(keys[keep], type=pa.uint64())
+            )
+            con.register("_new", new)
+            try:
+                con.execute(
+                    f"""INSERT INTO events
+                    SELECT seq, event_key, event_id, ts, type, channel, anonymous_id, email,
+                           crm_id, account_id, topic, value, properties::JSON,
+                           {IDENTITY_SQL}, now(), ? FROM _new""",
+                    [source],
+                )
+            finally:
+                con.unregister("_new")
+            self._seq += n
+            index.add(keys[keep])
+        return AppendResult(inserted=n, duplicate_ids=duplicate_ids)
+
+    # ---- operational state ----------------------------------------------------
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        """Run one write statement (for the store package's own modules)."""
+        with self._lock:
+            self._con.execute(sql, params or [])
+
+    def upsert_crm_accounts(self, rows: pa.Table) -> int:
+        """Insert or replace CRM account records by account_id; returns how many."""
+        with self._lock:
+            self._con.register("_accounts", rows)
+            try:
+                self._con.execute(
+                    """INSERT OR REPLACE INTO crm_accounts
+                       SELECT account_id, name, domain, industry, employees, country, owner,
+                              traits::JSON, now() FROM _accounts"""
+                )
+            finally:
+                self._con.unregister("_accounts")
+        return rows.num_rows
+
+    def replace_derived(self, tables: dict[str, pa.Table]) -> None:
+        """Swap derived tables for freshly computed ones, atomically."""
+        with self.transaction():
+            for name, table in tables.items():
+                if name not in DERIVED_DDL:
+                    raise ValueError(f"{name} is not a derived table")
+                self._con.register("_derived", table)
+                try:
+                    self._con.execute(f"DELETE FROM {name}")
+                    cols = ", ".join(table.column_names)
+                    self._con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM _derived")
+                finally:
+                    self._con.unregister("_derived")
+
+    def create_table_as(self, name: str, sql: str, params: list[Any] | None = None) -> None:
+        """Create (or replace) a scratch table from a query, visible to every cursor."""
+        with self._lock:
+            self._con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", params or [])
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest stored event."""
+        return self._seq

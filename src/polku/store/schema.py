@@ -1,0 +1,127 @@
+"""The database schema, versioned. Each migration moves the schema one version up.
+
+Tables fall in three groups: the event log (append-only), operational state (CRM
+accounts, identity overrides, API keys) and derived tables that ``refresh`` rebuilds
+from the first two at any time.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EVENTS_DDL: Final[str] = """
+CREATE TABLE events (
+    seq BIGINT NOT NULL,          -- ingest order, assigned by the writer
+    event_key UBIGINT NOT NULL,   -- hash(event_id), for deduplication
+    event_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    type VARCHAR NOT NULL,
+    channel VARCHAR NOT NULL,
+    anonymous_id VARCHAR,
+    email VARCHAR,
+    crm_id VARCHAR,
+    account_id VARCHAR,
+    topic VARCHAR,
+    value DOUBLE,
+    properties JSON,
+    identity VARCHAR NOT NULL,    -- strongest id of the event: crm:…, email:…, anon:…
+    received_at TIMESTAMPTZ NOT NULL,
+    source VARCHAR NOT NULL
+)
+"""
+
+DERIVED_DDL: Final[dict[str, str]] = {
+    "identities": """
+CREATE TABLE identities (
+    identity VARCHAR NOT NULL,
+    contact_id VARCHAR NOT NULL,
+    first_seen TIMESTAMPTZ
+)""",
+    "contacts": """
+CREATE TABLE contacts (
+    contact_id VARCHAR NOT NULL,
+    anchor VARCHAR NOT NULL,
+    account_id VARCHAR,
+    email VARCHAR,
+    crm_id VARCHAR,
+    name VARCHAR,
+    title VARCHAR,
+    role VARCHAR,
+    org_level VARCHAR,
+    traits JSON,
+    identities VARCHAR[],
+    first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ,
+    event_count BIGINT,
+    stage VARCHAR,
+    stage_since TIMESTAMPTZ,
+    journey_stage VARCHAR
+)""",
+    "accounts": """
+CREATE TABLE accounts (
+    account_id VARCHAR NOT NULL,
+    crm_account_id VARCHAR,
+    domain VARCHAR,
+    name VARCHAR,
+    industry VARCHAR,
+    employees BIGINT,
+    country VARCHAR,
+    owner VARCHAR,
+    traits JSON,
+    contact_count BIGINT,
+    first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ,
+    event_count BIGINT,
+    stage VARCHAR,
+    stage_since TIMESTAMPTZ,
+    journey_stage VARCHAR
+)""",
+    "merges": """
+CREATE TABLE merges (
+    merge_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ,
+    survivor_identity VARCHAR NOT NULL,
+    merged_identity VARCHAR NOT NULL,
+    cause VARCHAR NOT NULL,       -- identify, event, manual
+    cause_event_id VARCHAR,
+    link_a VARCHAR NOT NULL,
+    link_b VARCHAR NOT NULL,
+    contact_id VARCHAR
+)""",
+    "stage_history": """
+CREATE TABLE stage_history (
+    subject VARCHAR NOT NULL,     -- contact or account
+    subject_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    from_stage VARCHAR,
+    ts TIMESTAMPTZ NOT NULL,
+    rule VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    event_id VARCHAR,
+    contact_id VARCHAR
+)""",
+}
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    # version 1
+    (
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        EVENTS_DDL,
+        """CREATE TABLE crm_accounts (
+            account_id VARCHAR PRIMARY KEY,
+            name VARCHAR, domain VARCHAR, industry VARCHAR, employees BIGINT,
+            country VARCHAR, owner VARCHAR, traits JSON, updated_at TIMESTAMPTZ)""",
+        """CREATE TABLE identity_overrides (
+            override_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,           -- merge (link a and b) or split (never link)
+            a VARCHAR NOT NULL, b VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+            ts TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE api_keys (
+            key_id VARCHAR PRIMARY KEY, secret_hash VARCHAR NOT NULL, scope VARCHAR NOT NULL,
+            name VARCHAR, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)""",
+        *DERIVED_DDL.values(),
+    ),
+)
+
+SCHEMA_VERSION: Final[int] = len(MIGRATIONS)

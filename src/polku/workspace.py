@@ -1,0 +1,359 @@
+"""The Python API: one workspace folder holding the event log, the CRM data and the derived views.
+
+Everything the CLI and the HTTP API do goes through here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from pydantic import ValidationError
+
+from polku import keys as apikeys
+from polku import profiles
+from polku.collect import crm
+from polku.collect.columns import EVENT_SCHEMA
+from polku.collect.identity import contact_id_for
+from polku.collect.importer import count_rows, detect_format, describe, field_errors, read_chunks
+from polku.errors import Forbidden, ImportRejected, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from polku.lifecycle.rules import Rule, load_rules
+from polku.model import MAX_BATCH, EventIn, IdentifyIn, utcnow
+from polku.store import derive, operational
+from polku.store.duck import DuckStore
+
+DB_FILE = "polku.duckdb"
+CONFIG_FILE = "polku.yaml"
+SHOWN_REJECTS = 50
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Which items of a batch were stored, which were already there, which were rejected and why."""
+
+    accepted: list[dict[str, Any]]
+    duplicates: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+
+
+@dataclass
+class ImportResult:
+    """What an import did."""
+
+    path: str
+    rows: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejects_file: str | None = None
+    rejects: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Workspace:
+    """A Polku workspace: ``Workspace("polku-data")`` creates or opens the folder."""
+
+    def __init__(self, home: str | Path = "polku-data", *, read_only: bool = False) -> None:
+        self.home = Path(home)
+        if not read_only:
+            self.home.mkdir(parents=True, exist_ok=True)
+        elif not (self.home / DB_FILE).exists():
+            raise NotFound(f"no workspace at {self.home} (create one with any import, or polku sim)")
+        self.store = DuckStore(self.home / DB_FILE, read_only=read_only)
+        self.rules: tuple[Rule, ...] = load_rules(self.home / CONFIG_FILE)
+        self._refresh_lock = threading.Lock()
+
+    # ---- lifetime ---------------------------------------------------------------
+    def close(self) -> None:
+        """Close the workspace's database."""
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # ---- sending touchpoints ---------------------------------------------------------
+    def track(self, type: str, channel: str, **fields: Any) -> str:
+        """Record one touchpoint; returns its event id. Raises InvalidInput naming the field."""
+        try:
+            event = EventIn(type=type, channel=channel, **fields)
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid event: {describe(exc)}", details=field_errors(exc)) from exc
+        return self._append_models([event], "python").accepted_ids[0]
+
+    def identify(self, **fields: Any) -> str:
+        """Link an anonymous id to an e-mail or CRM id, with contact and account traits."""
+        try:
+            event = IdentifyIn(**fields).as_event()
+        except ValidationError as exc:
+            raise InvalidInput(f"invalid identify call: {describe(exc)}", details=field_errors(exc)) from exc
+        return self._append_models([event], "python").accepted_ids[0]
+
+    def ingest(self, items: list[Any], source: str = "api", *, identify: bool = False) -> BatchResult:
+        """Validate a batch item by item and store the good ones; the result lists every item."""
+        if len(items) > MAX_BATCH:
+            raise PayloadTooLarge(f"a batch may hold at most {MAX_BATCH} items, got {len(items)}")
+        good: list[tuple[int, EventIn]] = []
+        rejected: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, dict):
+                    raise InvalidInput("each item must be a JSON object")
+                event = IdentifyIn.model_validate(item).as_event() if identify else EventIn.model_validate(item)
+                good.append((index, event))
+            except ValidationError as exc:
+                rejected.append({"index": index, "event_id": _maybe_id(item), "errors": field_errors(exc)})
+            except InvalidInput as exc:
+                rejected.append({"index": index, "event_id": None, "errors": [{"field": "item", "reason": exc.message}]})
+        stored = self._append_models([e for _, e in good], source)
+        accepted, duplicates = [], []
+        for (index, _), event_id in zip(good, stored.accepted_ids, strict=True):
+            (duplicates if event_id in stored.duplicate_ids else accepted).append({"index": index, "event_id": event_id})
+        return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+
+    def _append_models(self, events: list[EventIn], source: str) -> _Stored:
+        now = utcnow()
+        rows = [e.row(now) for e in events]
+        for r in rows:
+            r["properties"] = orjson.dumps(r["properties"]).decode()
+        table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+        result = self.store.append_events(table, source)
+        return _Stored([r["event_id"] for r in rows], set(result.duplicate_ids))
+
+    def append_table(self, table: pa.Table, source: str) -> int:
+        """Store an already validated batch (collect.columns.EVENT_SCHEMA); returns how many were new."""
+        return self.store.append_events(table, source).inserted
+
+    # ---- files ---------------------------------------------------------------------
+    def import_events(
+        self,
+        path: str | Path,
+        *,
+        fmt: str | None = None,
+        skip_bad: bool = False,
+        rejects_path: str | Path | None = None,
+        progress: Progress | None = None,
+    ) -> ImportResult:
+        """Import a CSV, JSON Lines or Parquet file of events, all or nothing.
+
+        With bad rows, nothing is written and ImportRejected lists them by line; with
+        ``skip_bad`` the good rows are stored and the bad ones written to ``rejects_path``.
+        """
+        started = time.perf_counter()
+        path = Path(path)
+        fmt = detect_format(path, fmt)
+        result = ImportResult(path=str(path))
+        source = f"import:{path.name}"
+        with self.store.transaction():
+            for chunk in read_chunks(path, fmt):
+                result.rows += chunk.rows
+                result.rejects.extend(chunk.checked.rejects)
+                if result.rejects and not skip_bad:
+                    if progress:
+                        progress(chunk.rows)
+                    continue  # keep reading to list every bad line; nothing will be kept
+                appended = self.store.append_events(chunk.checked.good, source)
+                result.inserted += appended.inserted
+                result.duplicates += len(appended.duplicate_ids)
+                if progress:
+                    progress(chunk.rows)
+            result.rejected = len(result.rejects)
+            if result.rejects and not skip_bad:
+                raise _rejected(path, result.rejects)
+        if result.rejects:
+            result.rejects_file = str(_write_rejects(path, result.rejects, rejects_path))
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def count_rows(self, path: str | Path, fmt: str | None = None) -> int:
+        """Rows in an event file, for progress bars."""
+        return count_rows(Path(path), detect_format(Path(path), fmt))
+
+    def import_accounts(self, path: str | Path, *, skip_bad: bool = False, rejects_path: str | Path | None = None) -> ImportResult:
+        """Import a CRM export of accounts (CSV with account_id, name, domain, ...)."""
+        path = Path(path)
+        parsed = crm.parse_accounts(path)
+        result = ImportResult(path=str(path), rows=len(parsed.rows) + len(parsed.rejects), rejects=parsed.rejects)
+        if parsed.rejects and not skip_bad:
+            raise _rejected(path, parsed.rejects)
+        if parsed.rows:
+            result.inserted = self.store.upsert_crm_accounts(crm.accounts_table(parsed.rows))
+            self.store.set_meta("crm_changed", utcnow().isoformat())
+        result.rejected = len(parsed.rejects)
+        if parsed.rejects:
+            result.rejects_file = str(_write_rejects(path, parsed.rejects, rejects_path))
+        return result
+
+    def import_contacts(self, path: str | Path, *, skip_bad: bool = False, rejects_path: str | Path | None = None) -> ImportResult:
+        """Import a CRM export of contacts (CSV with crm_id/email, name, role, org_level, account_id, ...)."""
+        path = Path(path)
+        parsed = crm.parse_contacts(path)
+        result = ImportResult(path=str(path), rows=len(parsed.rows) + len(parsed.rejects), rejects=parsed.rejects)
+        if parsed.rejects and not skip_bad:
+            raise _rejected(path, parsed.rejects)
+        if parsed.rows:
+            for r in parsed.rows:
+                r["properties"] = orjson.dumps(r["properties"]).decode()
+            appended = self.store.append_events(pa.Table.from_pylist(parsed.rows, schema=EVENT_SCHEMA), f"crm:{path.name}")
+            result.inserted, result.duplicates = appended.inserted, len(appended.duplicate_ids)
+        result.rejected = len(parsed.rejects)
+        if parsed.rejects:
+            result.rejects_file = str(_write_rejects(path, parsed.rejects, rejects_path))
+        return result
+
+    # ---- derived views ---------------------------------------------------------------
+    def _state_token(self) -> str:
+        return f"{self.store.last_seq}|{self.store.meta('crm_changed')}|{self.store.meta('overrides_changed')}"
+
+    def is_fresh(self) -> bool:
+        """Whether the derived tables reflect everything stored."""
+        return self.store.meta("refreshed") == self._state_token()
+
+    def refresh(self, *, force: bool = False) -> derive.RefreshStats | None:
+        """Rebuild identities, contacts, accounts, merges and stages if anything changed."""
+        with self._refresh_lock:
+            token = self._state_token()
+            if not force and self.store.meta("refreshed") == token:
+                return None
+            stats = derive.refresh(self.store, self.rules)
+            if not self.store.read_only:
+                self.store.set_meta("refreshed", token)
+            return stats
+
+    def _fresh(self) -> DuckStore:
+        if not self.store.read_only:
+            self.refresh()
+        return self.store
+
+    def contact(self, key: str, *, limit: int = profiles.TIMELINE_LIMIT, channel: str | None = None) -> dict[str, Any]:
+        """The 360° view of a contact, found by contact id, e-mail, CRM id or anonymous id."""
+        return profiles.contact_view(self._fresh(), key, limit=limit, channel=channel)
+
+    def account(self, key: str, *, limit: int = profiles.TIMELINE_LIMIT, channel: str | None = None) -> dict[str, Any]:
+        """The 360° view of an account, found by id or domain."""
+        return profiles.account_view(self._fresh(), key, limit=limit, channel=channel)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of accounts, contacts and events, and contacts by lifecycle stage."""
+        return profiles.stats(self._fresh())
+
+    # ---- identity overrides --------------------------------------------------------------
+    def merges(self, contact: str | None = None) -> list[dict[str, Any]]:
+        """Recorded merges, all or those of one contact."""
+        store = self._fresh()
+        if contact is None:
+            return store.query("SELECT * FROM merges ORDER BY ts")
+        cid = profiles.find_contact_id(store, contact)
+        return store.query("SELECT * FROM merges WHERE contact_id = ? ORDER BY ts", [cid])
+
+    def merge(self, a: str, b: str, *, reason: str) -> str:
+        """Merge two contacts (each named by any identifier) that are one person; returns the contact id."""
+        if not reason.strip():
+            raise InvalidInput("a merge needs a reason")
+        store = self._fresh()
+        anchors = [self._anchor(store, k) for k in (a, b)]
+        if anchors[0] == anchors[1]:
+            raise InvalidInput(f"{a!r} and {b!r} are already the same contact")
+        now = utcnow()
+        operational.drop_overrides(store, "split", *anchors)
+        operational.add_override(store, _oid("merge", *anchors), "merge", *anchors, reason, now, now)
+        store.set_meta("overrides_changed", now.isoformat())
+        self.refresh()
+        return profiles.find_contact_id(store, anchors[0])
+
+    def unmerge(self, merge_id: str, *, reason: str) -> tuple[str, str]:
+        """Undo a merge: both contacts come back with their own events. Returns their ids."""
+        if not reason.strip():
+            raise InvalidInput("an unmerge needs a reason")
+        store = self._fresh()
+        rows = store.query("SELECT * FROM merges WHERE merge_id = ?", [merge_id])
+        if not rows:
+            raise NotFound(f"no merge {merge_id!r} (see `polku merges`)")
+        m = rows[0]
+        now = utcnow()
+        a, b = m["survivor_identity"], m["merged_identity"]
+        operational.drop_overrides(store, "merge", a, b)
+        operational.add_override(store, _oid("split", a, b), "split", a, b, reason, now, now)
+        store.set_meta("overrides_changed", now.isoformat())
+        self.refresh()
+        return contact_id_for(a), contact_id_for(b)
+
+    def _anchor(self, store: DuckStore, key: str) -> str:
+        cid = profiles.find_contact_id(store, key)
+        return str(store.query("SELECT anchor FROM contacts WHERE contact_id = ?", [cid])[0]["anchor"])
+
+    # ---- API keys --------------------------------------------------------------------------
+    def create_key(self, scope: str, name: str | None = None) -> str:
+        """Create an API key; returns the token, which is shown only this once."""
+        if scope not in apikeys.SCOPE_RANK:
+            raise InvalidInput(f"scope must be one of {', '.join(apikeys.SCOPE_RANK)}, got {scope!r}")
+        key_id, secret, token = apikeys.new_token()
+        operational.add_key(self.store, key_id, apikeys.hash_secret(secret), scope, name, utcnow())
+        return token
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        """API keys (never their secrets)."""
+        return operational.list_keys(self.store)
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke an API key by its id."""
+        if not operational.revoke_key(self.store, key_id, utcnow()):
+            raise NotFound(f"no active key {key_id!r}")
+
+    def authorize(self, token: str | None, needed: str) -> str:
+        """The key id of a token allowed to do ``needed``; raises Unauthorized or Forbidden."""
+        parts = apikeys.split_token(token or "")
+        if parts is None:
+            raise Unauthorized("an API key is required (header Authorization: Bearer pk_…)")
+        record = operational.get_key(self.store, parts[0])
+        if record is None or record["revoked_at"] is not None or not apikeys.secret_matches(parts[1], record["secret_hash"]):
+            raise Unauthorized("the API key is not valid")
+        if not apikeys.allows(record["scope"], needed):
+            raise Forbidden(f"this key has scope {record['scope']!r}; this needs {needed!r}")
+        return str(record["key_id"])
+
+
+@dataclass(frozen=True)
+class _Stored:
+    accepted_ids: list[str]
+    duplicate_ids: set[str]
+
+
+def _maybe_id(item: Any) -> str | None:
+    return item.get("event_id") if isinstance(item, dict) and isinstance(item.get("event_id"), str) else None
+
+
+def _oid(kind: str, a: str, b: str) -> str:
+    return f"{kind[0]}_" + hashlib.sha1(f"{kind}|{min(a, b)}|{max(a, b)}".encode()).hexdigest()[:12]
+
+
+def _rejected(path: Path, rejects: list[tuple[int, str]]) -> ImportRejected:
+    shown = "\n".join(f"  line {line}: {reason}" for line, reason in rejects[:SHOWN_REJECTS])
+    more = f"\n  … and {len(rejects) - SHOWN_REJECTS} more" if len(rejects) > SHOWN_REJECTS else ""
+    return ImportRejected(
+        f"{path.name}: {len(rejects)} bad row(s); nothing was imported "
+        f"(fix them, or use --skip-bad to import the good rows):\n{shown}{more}",
+        details=[{"line": line, "reason": reason} for line, reason in rejects],
+    )
+
+
+def _write_rejects(path: Path, rejects: Iterable[tuple[int, str]], target: str | Path | None) -> Path:
+    out = Path(target) if target else path.with_name(path.name + ".rejects.csv")
+    with out.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["line", "reason"])
+        w.writerows(rejects)
+    return out
