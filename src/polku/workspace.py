@@ -92,7 +92,7 @@ class Workspace:
             event = EventIn(type=type, channel=channel, **fields)
         except ValidationError as exc:
             raise InvalidInput(f"invalid event: {describe(exc)}", details=field_errors(exc)) from exc
-        return self._append_models([event], "python").accepted_ids[0]
+        return self._append_models([event], "python").event_ids[0]
 
     def identify(self, **fields: Any) -> str:
         """Link an anonymous id to an e-mail or CRM id, with contact and account traits."""
@@ -100,7 +100,7 @@ class Workspace:
             event = IdentifyIn(**fields).as_event()
         except ValidationError as exc:
             raise InvalidInput(f"invalid identify call: {describe(exc)}", details=field_errors(exc)) from exc
-        return self._append_models([event], "python").accepted_ids[0]
+        return self._append_models([event], "python").event_ids[0]
 
     def ingest(self, items: list[Any], source: str = "api", *, identify: bool = False) -> BatchResult:
         """Validate a batch item by item and store the good ones; the result lists every item."""
@@ -120,8 +120,8 @@ class Workspace:
                 rejected.append({"index": index, "event_id": None, "errors": [{"field": "item", "reason": exc.message}]})
         stored = self._append_models([e for _, e in good], source)
         accepted, duplicates = [], []
-        for (index, _), event_id in zip(good, stored.accepted_ids, strict=True):
-            (duplicates if event_id in stored.duplicate_ids else accepted).append({"index": index, "event_id": event_id})
+        for pos, ((index, _), event_id) in enumerate(zip(good, stored.event_ids, strict=True)):
+            (duplicates if pos in stored.duplicate_rows else accepted).append({"index": index, "event_id": event_id})
         return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
 
     def _append_models(self, events: list[EventIn], source: str) -> _Stored:
@@ -131,7 +131,7 @@ class Workspace:
             r["properties"] = orjson.dumps(r["properties"]).decode()
         table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
         result = self.store.append_events(table, source)
-        return _Stored([r["event_id"] for r in rows], set(result.duplicate_ids))
+        return _Stored([r["event_id"] for r in rows], set(result.duplicate_rows))
 
     def append_table(self, table: pa.Table, source: str) -> int:
         """Store an already validated batch (collect.columns.EVENT_SCHEMA); returns how many were new."""
@@ -167,7 +167,7 @@ class Workspace:
                     continue  # keep reading to list every bad line; nothing will be kept
                 appended = self.store.append_events(chunk.checked.good, source)
                 result.inserted += appended.inserted
-                result.duplicates += len(appended.duplicate_ids)
+                result.duplicates += len(appended.duplicate_rows)
                 if progress:
                     progress(chunk.rows)
             result.rejected = len(result.rejects)
@@ -208,7 +208,7 @@ class Workspace:
             for r in parsed.rows:
                 r["properties"] = orjson.dumps(r["properties"]).decode()
             appended = self.store.append_events(pa.Table.from_pylist(parsed.rows, schema=EVENT_SCHEMA), f"crm:{path.name}")
-            result.inserted, result.duplicates = appended.inserted, len(appended.duplicate_ids)
+            result.inserted, result.duplicates = appended.inserted, len(appended.duplicate_rows)
         result.rejected = len(parsed.rejects)
         if parsed.rejects:
             result.rejects_file = str(_write_rejects(path, parsed.rejects, rejects_path))
@@ -328,8 +328,8 @@ class Workspace:
 
 @dataclass(frozen=True)
 class _Stored:
-    accepted_ids: list[str]
-    duplicate_ids: set[str]
+    event_ids: list[str]
+    duplicate_rows: set[int]
 
 
 def _maybe_id(item: Any) -> str | None:

@@ -14,10 +14,11 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, ORJSONResponse
+from fastapi.responses import HTMLResponse
 
 from polku import __version__, profiles
 from polku.api import errors
+from polku.api.responses import JSON
 from polku.errors import InvalidInput, PayloadTooLarge
 from polku.store.writer import Writer
 from polku.workspace import BatchResult, Workspace
@@ -53,7 +54,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         title="Polku",
         version=__version__,
         summary="B2B customer-experience management and lead nurturing",
-        default_response_class=ORJSONResponse,
+        default_response_class=JSON,
         lifespan=lifespan,
     )
     errors.install(app)
@@ -96,7 +97,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
             raise InvalidInput("the batch is empty")
         return data
 
-    def batch_response(result: BatchResult) -> ORJSONResponse:
+    def batch_response(result: BatchResult) -> JSON:
         body = {
             "accepted": len(result.accepted),
             "duplicates": len(result.duplicates),
@@ -106,7 +107,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         status = 422 if result.rejected and not (result.accepted or result.duplicates) else 200
         if status == 422:
             body = {**errors.error_body("invalid_input", "no item of the batch was valid", result.rejected), **body}
-        return ORJSONResponse(body, status_code=status)
+        return JSON(body, status_code=status)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, Any]:
@@ -124,7 +125,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
     async def post_events(
         request: Request,
         _doc: Annotated[dict[str, Any] | None, Body(openapi_examples={"batch": {"value": events_example}})] = None,
-    ) -> ORJSONResponse:
+    ) -> JSON:
         """Store a batch of touchpoints (at most 5,000). Each item is accepted, a duplicate, or rejected with reasons."""
         items = await json_items(request, "events")
         result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api"))
@@ -134,7 +135,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
     async def post_identify(
         request: Request,
         _doc: Annotated[dict[str, Any] | None, Body()] = None,
-    ) -> ORJSONResponse:
+    ) -> JSON:
         """Link an anonymous id to an e-mail or CRM id, with contact traits and account traits."""
         items = await json_items(request, "identifies")
         result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api", identify=True))

@@ -32,7 +32,7 @@ class AppendResult:
     """What an append did: how many events were new and which ids were already stored."""
 
     inserted: int
-    duplicate_ids: list[str]
+    duplicate_rows: list[int]  # positions in the batch of events already stored
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -183,14 +183,12 @@ class DuckStore:
 
         # Within the batch: the first of equal ids wins.
         _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        duplicate_ids: list[str] = []
         if (counts > 1).any():
             ids = batch.column("event_id").to_pylist()
             seen: set[str] = set()
             for i in np.flatnonzero(np.isin(keys, keys[first[counts > 1]])):
                 if ids[i] in seen:
                     keep[i] = False
-                    duplicate_ids.append(ids[i])
                 else:
                     seen.add(ids[i])
 
@@ -213,7 +211,6 @@ class DuckStore:
             for i in hits:
                 if ids[i] in stored:
                     keep[i] = False
-                    duplicate_ids.append(ids[i])
 
         n = int(keep.sum())
         if n:
@@ -235,7 +232,7 @@ class DuckStore:
                 con.unregister("_new")
             self._seq += n
             index.add(keys[keep])
-        return AppendResult(inserted=n, duplicate_ids=duplicate_ids)
+        return AppendResult(inserted=n, duplicate_rows=np.flatnonzero(~keep).tolist())
 
     # ---- operational state ----------------------------------------------------
     def execute(self, sql: str, params: list[Any] | None = None) -> None:

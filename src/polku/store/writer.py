@@ -33,7 +33,11 @@ class Writer:
         self._thread.start()
 
     def submit(self, job: Callable[[], T], *, group: bool = True) -> T:
-        """Run ``job`` in the writer thread and wait for its committed result."""
+        """Run ``job`` in the writer thread and wait for its committed result.
+
+        Grouped jobs share one transaction with their neighbours; ``group=False`` runs
+        the job alone and outside any transaction (it manages its own).
+        """
         fut: Future[T] = Future()
         self._queue.put((job, fut, group))
         return fut.result()
@@ -76,10 +80,13 @@ class Writer:
                 for (_, fut, _), res in zip(batch, results, strict=True):
                     fut.set_result(res)
                 return
-        for job, fut, _ in batch:
+        for job, fut, grouped in batch:
             try:
-                with self._store.transaction():
-                    res = job()
+                if grouped:
+                    with self._store.transaction():
+                        res = job()
+                else:
+                    res = job()  # manages its own transactions
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
                 fut.set_exception(exc)
             else:
