@@ -70,8 +70,8 @@ class Workspace:
             self.home.mkdir(parents=True, exist_ok=True)
         elif not (self.home / DB_FILE).exists():
             raise NotFound(f"no workspace at {self.home} (create one with any import, or polku sim)")
-        self.store = DuckStore(self.home / DB_FILE, read_only=read_only)
         self.rules: tuple[Rule, ...] = load_rules(self.home / CONFIG_FILE)
+        self.store = DuckStore(self.home / DB_FILE, read_only=read_only)
         self._refresh_lock = threading.Lock()
 
     # ---- lifetime ---------------------------------------------------------------
@@ -216,7 +216,8 @@ class Workspace:
 
     # ---- derived views ---------------------------------------------------------------
     def _state_token(self) -> str:
-        return f"{self.store.last_seq}|{self.store.meta('crm_changed')}|{self.store.meta('overrides_changed')}"
+        rules = hashlib.sha1(repr(self.rules).encode()).hexdigest()[:12]
+        return f"{self.store.last_seq}|{self.store.meta('crm_changed')}|{self.store.meta('overrides_changed')}|{rules}"
 
     def is_fresh(self) -> bool:
         """Whether the derived tables reflect everything stored."""

@@ -59,27 +59,19 @@ def parse_accounts(path: Path) -> Parsed:
     out = Parsed()
     seen: dict[str, int] = {}
     for line, row in rows:
-        problem = None
         account_id = row.get("account_id", "")
         domain = (row.get("domain") or "").lower().removeprefix("www.") or None
-        employees: int | None = None
         if not account_id:
-            problem = "account_id: missing"
+            problem: str | None = "account_id: missing"
         elif account_id in seen:
             problem = f"account_id: {account_id!r} already on line {seen[account_id]}"
-        elif domain and not _DOMAIN.match(domain):
-            problem = f"domain: not a domain name: {domain!r}"
-        elif row.get("employees"):
-            try:
-                employees = int(float(row["employees"]))
-                if employees < 0:
-                    raise ValueError
-            except ValueError:
-                problem = f"employees: not a whole number ≥ 0: {row['employees']!r}"
+        else:
+            seen[account_id] = line
+            problem = _account_problem(row, domain)
         if problem:
             out.rejects.append((line, problem))
             continue
-        seen[account_id] = line
+        employees = int(float(row["employees"])) if row.get("employees") else None
         extra = {k: v for k, v in row.items() if k not in ACCOUNT_FIELDS and v}
         out.rows.append(
             {
@@ -94,6 +86,19 @@ def parse_accounts(path: Path) -> Parsed:
             }
         )
     return out
+
+
+def _account_problem(row: dict[str, str], domain: str | None) -> str | None:
+    """What is wrong with an account row's fields, if anything."""
+    if domain and not _DOMAIN.match(domain):
+        return f"domain: not a domain name: {domain!r}"
+    if row.get("employees"):
+        try:
+            if float(row["employees"]) < 0:
+                raise ValueError
+        except ValueError:
+            return f"employees: not a whole number ≥ 0: {row['employees']!r}"
+    return None
 
 
 def accounts_table(rows: list[dict[str, Any]]) -> pa.Table:

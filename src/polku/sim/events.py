@@ -73,12 +73,24 @@ class Clock:
 
 @dataclass
 class EventBuffer:
-    """Appends vectorised batches of events; drops those past the end of the window."""
+    """Appends vectorised batches of events; drops those past the end of the window.
+
+    Properties are indices: below n_static into the fixed vocabulary, above it into
+    `extra`, the block's own texts (identify traits, ticket ids) added with intern().
+    """
 
     clock: Clock
     rng: np.random.Generator
+    n_static: int = 0
+    extra: list[str] = field(default_factory=list)
     _parts: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     count: int = 0
+
+    def intern(self, texts: list[str]) -> np.ndarray:
+        """Property indices for block-specific JSON texts."""
+        first = self.n_static + len(self.extra)
+        self.extra.extend(texts)
+        return np.arange(first, first + len(texts), dtype=np.int64)
 
     def add(
         self,

@@ -14,8 +14,8 @@ TOUCH_CHANNELS: tuple[str, ...] = ("web", "email", "event", "meeting", "phone", 
 def _channel_effects() -> dict[str, float]:
     """True log-odds added to P(opportunity) per touch in each channel."""
     return {
-        "web": 0.05,
-        "email": 0.10,
+        "web": 0.03,
+        "email": 0.08,
         "event": 0.55,
         "meeting": 0.90,
         "phone": 0.35,
@@ -40,7 +40,7 @@ class SimParams:
     """Rates and true effects of the world; the defaults give a plausible B2B funnel."""
 
     channel_effects: dict[str, float] = field(default_factory=_channel_effects)
-    opportunity_intercept: float = -3.0
+    opportunity_intercept: float = -4.0
     nurture_rates: dict[str, float] = field(default_factory=_nurture_rates)
     p_identify: float = 0.70
     p_second_device: float = 0.15
@@ -52,9 +52,10 @@ class SimParams:
     repeat_orders_per_year: float = 2.0
     p_renewal: float = 0.60
     p_onboard: float = 0.60
-    clock_skew_fraction: float = 0.004
-    web_share: float = 0.30
-    email_share: float = 0.12
+    clock_skew_fraction: float = 0.004  # e-mail opens logged before their send
+    ticket_clock_skew_fraction: float = 0.03  # tickets closed "before" they were opened
+    web_share: float = 0.20
+    email_share: float = 0.08
     block_size: int = 500
 
     def __post_init__(self) -> None:
@@ -68,7 +69,7 @@ class SimParams:
         if any(r < 0 for r in self.nurture_rates.values()):
             raise ValueError("nurture_rates must be non-negative")
         for name, value in asdict(self).items():
-            if name.startswith("p_") or name in ("clock_skew_fraction", "web_share", "email_share"):
+            if name.startswith("p_") or name.endswith("_fraction") or name.endswith("_share"):
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"{name} must be within [0, 1], got {value}")
         if self.web_share + self.email_share > 1.0:

@@ -233,8 +233,6 @@ class PropVocab:
     owner: np.ndarray  # [owner]
     order: np.ndarray  # [new/repeat, product]
     renewal: np.ndarray  # [term index]
-    ticket_open: np.ndarray  # [priority, category]
-    ticket_close: np.ndarray  # [category, resolution]
     usage: np.ndarray  # [feature]
     sensor: np.ndarray  # [sensor]
     survey: dict[str, np.ndarray]  # kind -> [score - low, comment (0 none, 1..3 en, 4..6 fi)]
@@ -325,18 +323,6 @@ def prop_vocab() -> PropVocab:
             len(PRODUCTS),
         ),
         renewal=grid(lambda t: add({"term_months": (12, 24, 36)[t], "currency": "EUR"}), 3),
-        ticket_open=grid(
-            lambda p, c: add({"priority": TICKET_PRIORITIES[p], "category": TICKET_CATEGORIES[c]}),
-            len(TICKET_PRIORITIES),
-            len(TICKET_CATEGORIES),
-        ),
-        ticket_close=grid(
-            lambda c, r: add(
-                {"category": TICKET_CATEGORIES[c], "resolution": TICKET_RESOLUTIONS[r]}
-            ),
-            len(TICKET_CATEGORIES),
-            len(TICKET_RESOLUTIONS),
-        ),
         usage=grid(lambda f: add({"feature": FEATURES[f], "unit": "hours"}), len(FEATURES)),
         sensor=grid(
             lambda s: add({"sensor": SENSORS[s][0], "unit": SENSORS[s][1]}), len(SENSORS)

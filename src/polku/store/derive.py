@@ -247,8 +247,8 @@ def _contacts(store: DuckStore, res: Resolution, history: list[dict[str, Any]]) 
         r["contact_id"]: r
         for r in store.query(
             """SELECT contact_id, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n,
-                      arg_max(email, ts) FILTER (WHERE email IS NOT NULL) AS email,
-                      arg_max(crm_id, ts) FILTER (WHERE crm_id IS NOT NULL) AS crm_id,
+                      arg_max(email, (ts, event_id)) FILTER (WHERE email IS NOT NULL) AS email,
+                      arg_max(crm_id, (ts, event_id)) FILTER (WHERE crm_id IS NOT NULL) AS crm_id,
                       max(ts) FILTER (WHERE type IN ('order_placed', 'contract_renewed')) AS last_order,
                       max(ts) FILTER (WHERE type IN ('quote_requested', 'sales_accepted')) AS last_deal
                FROM _ev GROUP BY contact_id"""

@@ -72,8 +72,8 @@ class DuckStore:
             self._con.close()
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        row = self._con.execute(sql, params or []).fetchone()
-        return row[0] if row else None
+        rows = self._con.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts. Uses its own cursor so readers never block."""
