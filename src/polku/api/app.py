@@ -4,8 +4,6 @@ Thin: every route parses, authorises and calls the Workspace. Writes go through 
 workspace's single writer thread; reads use their own cursors.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from polku import __version__, profiles
-from polku.api import errors
+from polku.api import errors, openapi
 from polku.api.responses import JSON
 from polku.errors import InvalidInput, PayloadTooLarge
 from polku.store.writer import Writer
@@ -58,6 +56,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    openapi.install(app)
 
     def scope(needed: str) -> Callable[[Request], str]:
         def check(request: Request) -> str:
@@ -118,24 +117,15 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
     def landing() -> str:
         return LANDING.format(home=ws.home)
 
-    events_example = {"events": [{"type": "page_view", "channel": "web", "anonymous_id": "d-1",
-                                  "properties": {"path": "/pricing"}}]}
-
     @app.post("/v1/events", tags=["collect"], dependencies=[Depends(scope("write"))])
-    async def post_events(
-        request: Request,
-        _doc: Annotated[dict[str, Any] | None, Body(openapi_examples={"batch": {"value": events_example}})] = None,
-    ) -> JSON:
+    async def post_events(request: Request) -> JSON:
         """Store a batch of touchpoints (at most 5,000). Each item is accepted, a duplicate, or rejected with reasons."""
         items = await json_items(request, "events")
         result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api"))
         return batch_response(result)
 
     @app.post("/v1/identify", tags=["collect"], dependencies=[Depends(scope("write"))])
-    async def post_identify(
-        request: Request,
-        _doc: Annotated[dict[str, Any] | None, Body()] = None,
-    ) -> JSON:
+    async def post_identify(request: Request) -> JSON:
         """Link an anonymous id to an e-mail or CRM id, with contact traits and account traits."""
         items = await json_items(request, "identifies")
         result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api", identify=True))

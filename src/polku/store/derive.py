@@ -102,11 +102,9 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
     accounts, account_history = _accounts(store, contacts, history)
     store.replace_derived(
         {
-            "contacts": pa.Table.from_pylist(contacts),
-            "accounts": pa.Table.from_pylist(accounts) if accounts else _empty("accounts", store),
-            "stage_history": pa.Table.from_pylist(history + account_history)
-            if history
-            else _empty("stage_history", store),
+            "contacts": _table(store, "contacts", contacts),
+            "accounts": _table(store, "accounts", accounts),
+            "stage_history": _table(store, "stage_history", history + account_history),
         }
     )
     store.execute("DROP TABLE IF EXISTS _ev")
@@ -119,8 +117,10 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
     )
 
 
-def _empty(name: str, store: DuckStore) -> pa.Table:
-    return store.query_arrow(f"SELECT * FROM {name} LIMIT 0")
+def _table(store: DuckStore, name: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows as an Arrow table with the derived table's own column types."""
+    schema = store.query_arrow(f"SELECT * FROM {name} LIMIT 0").schema
+    return pa.Table.from_pylist(rows, schema=pa.schema([schema.field(c) for c in (rows[0] if rows else schema.names)]))
 
 
 def _merges_table(res: Resolution) -> pa.Table:
