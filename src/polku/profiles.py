@@ -62,7 +62,9 @@ def _timeline(store: DuckStore, where: str, params: list[Any], limit: int, chann
         "GROUP BY e.channel ORDER BY events DESC, e.channel",
         p,
     )
-    summary = store.query(f"SELECT count(*) AS n, max(e.ts) AS last_at {base}", p)[0]
+    summary = store.query(
+        f"SELECT count(*) AS n, max(e.ts) FILTER (WHERE e.type <> 'identify') AS last_at {base}", p
+    )[0]
     return {"events": events, "total": summary["n"], "channel_mix": mix, "last_activity": summary["last_at"]}
 
 
@@ -158,7 +160,8 @@ def stats(store: DuckStore) -> dict[str, Any]:
         """SELECT a.account_id, a.name, a.stage, count(*) AS recent_events, max(e.ts) AS last_activity
            FROM events e JOIN identities i ON i.identity = e.identity
            JOIN contacts c ON c.contact_id = i.contact_id JOIN accounts a ON a.account_id = c.account_id
-           WHERE e.ts >= (SELECT max(ts) FROM events) - INTERVAL 30 DAY
+           WHERE e.type <> 'identify'
+             AND e.ts >= (SELECT max(ts) FROM events WHERE type <> 'identify') - INTERVAL 30 DAY
            GROUP BY ALL ORDER BY recent_events DESC, a.account_id LIMIT 10"""
     )
     return {**counts, "contacts_by_stage": by_stage, "accounts_by_stage": acc_stage,

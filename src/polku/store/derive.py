@@ -246,7 +246,8 @@ def _contacts(store: DuckStore, res: Resolution, history: list[dict[str, Any]]) 
     stats = {
         r["contact_id"]: r
         for r in store.query(
-            """SELECT contact_id, min(ts) AS first_seen, max(ts) AS last_seen, count(*) AS n,
+            """SELECT contact_id, min(ts) AS first_seen,
+                      coalesce(max(ts) FILTER (WHERE type <> 'identify'), max(ts)) AS last_seen, count(*) AS n,
                       arg_max(email, (ts, event_id)) FILTER (WHERE email IS NOT NULL) AS email,
                       arg_max(crm_id, (ts, event_id)) FILTER (WHERE crm_id IS NOT NULL) AS crm_id,
                       max(ts) FILTER (WHERE type IN ('order_placed', 'contract_renewed')) AS last_order,
