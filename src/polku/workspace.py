@@ -92,7 +92,7 @@ class Workspace:
             event = EventIn(type=type, channel=channel, **fields)
         except ValidationError as exc:
             raise InvalidInput(f"invalid event: {describe(exc)}", details=field_errors(exc)) from exc
-        return self._append_models([event], "python").event_ids[0]
+        return self._one(event)
 
     def identify(self, **fields: Any) -> str:
         """Link an anonymous id to an e-mail or CRM id, with contact and account traits."""
@@ -100,7 +100,13 @@ class Workspace:
             event = IdentifyIn(**fields).as_event()
         except ValidationError as exc:
             raise InvalidInput(f"invalid identify call: {describe(exc)}", details=field_errors(exc)) from exc
-        return self._append_models([event], "python").event_ids[0]
+        return self._one(event)
+
+    def _one(self, event: EventIn) -> str:
+        stored = self._append_models([event], "python")
+        if stored.refused:
+            raise InvalidInput(f"invalid event: {stored.refused[0]}")
+        return stored.event_ids[0]
 
     def ingest(self, items: list[Any], source: str = "api", *, identify: bool = False) -> BatchResult:
         """Validate a batch item by item and store the good ones; the result lists every item."""
@@ -121,7 +127,12 @@ class Workspace:
         stored = self._append_models([e for _, e in good], source)
         accepted, duplicates = [], []
         for pos, ((index, _), event_id) in enumerate(zip(good, stored.event_ids, strict=True)):
-            (duplicates if pos in stored.duplicate_rows else accepted).append({"index": index, "event_id": event_id})
+            if pos in stored.refused:
+                field, _, reason = stored.refused[pos].partition(": ")
+                rejected.append({"index": index, "event_id": event_id, "errors": [{"field": field, "reason": reason}]})
+            else:
+                (duplicates if pos in stored.duplicate_rows else accepted).append({"index": index, "event_id": event_id})
+        rejected.sort(key=lambda r: r["index"])
         return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
 
     def _append_models(self, events: list[EventIn], source: str) -> _Stored:
@@ -130,12 +141,8 @@ class Workspace:
         for r in rows:
             r["properties"] = orjson.dumps(r["properties"]).decode()
         table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
-        result = self.store.append_events(table, source)
-        return _Stored([r["event_id"] for r in rows], set(result.duplicate_rows))
-
-    def append_table(self, table: pa.Table, source: str) -> int:
-        """Store an already validated batch (collect.columns.EVENT_SCHEMA); returns how many were new."""
-        return self.store.append_events(table, source).inserted
+        result = self.store.append_events(table, source, first_row=0)
+        return _Stored([r["event_id"] for r in rows], set(result.duplicate_rows), dict(result.rejects))
 
     # ---- files ---------------------------------------------------------------------
     def import_events(
@@ -160,16 +167,15 @@ class Workspace:
         with self.store.transaction():
             for chunk in read_chunks(path, fmt):
                 result.rows += chunk.rows
-                result.rejects.extend(chunk.checked.rejects)
-                if result.rejects and not skip_bad:
-                    if progress:
-                        progress(chunk.rows)
-                    continue  # keep reading to list every bad line; nothing will be kept
-                appended = self.store.append_events(chunk.checked.good, source)
+                result.rejects.extend(chunk.rejects)
+                write = skip_bad or not result.rejects  # after a bad row, only look for more
+                appended = self.store.append_events(chunk.table, source, first_row=chunk.first_line, write=write)
+                result.rejects.extend((chunk.line_of(row), reason) for row, reason in appended.rejects)
                 result.inserted += appended.inserted
                 result.duplicates += len(appended.duplicate_rows)
                 if progress:
                     progress(chunk.rows)
+            result.rejects.sort()
             result.rejected = len(result.rejects)
             if result.rejects and not skip_bad:
                 raise _rejected(path, result.rejects)
@@ -208,6 +214,8 @@ class Workspace:
             for r in parsed.rows:
                 r["properties"] = orjson.dumps(r["properties"]).decode()
             appended = self.store.append_events(pa.Table.from_pylist(parsed.rows, schema=EVENT_SCHEMA), f"crm:{path.name}")
+            if appended.rejects:
+                raise InvalidInput(f"{path.name}: rows refused by the store: {appended.rejects[:5]}")
             result.inserted, result.duplicates = appended.inserted, len(appended.duplicate_rows)
         result.rejected = len(parsed.rejects)
         if parsed.rejects:
@@ -331,6 +339,7 @@ class Workspace:
 class _Stored:
     event_ids: list[str]
     duplicate_rows: set[int]
+    refused: dict[int, str]  # rows the store's checks refused (the model's checks should catch all)
 
 
 def _maybe_id(item: Any) -> str | None:

@@ -1,16 +1,14 @@
-"""Vectorised validation of event columns (file import), with the rules of model.EventIn.
+"""Vectorised validation of event columns, with the rules of model.EventIn, as SQL.
 
 Every row gets at most one reason naming the field; rows with a reason are rejected.
-The check runs in an in-memory DuckDB over the Arrow batch, so millions of rows a
-second pass through it.
+The store runs these expressions over Arrow batches in the same pass that inserts
+them, so millions of rows a second pass through.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
-import duckdb
 import pyarrow as pa
 
 from polku.errors import InvalidInput
@@ -21,6 +19,7 @@ from polku.model import (
     EVENT_TYPE_PATTERN,
     MAX_FUTURE,
     MAX_ID_LENGTH,
+    STANDARD_EVENTS,
 )
 
 # The normalised event batch every source is turned into before it reaches the store.
@@ -43,14 +42,7 @@ EVENT_SCHEMA: Final[pa.Schema] = pa.schema(
 REQUIRED_COLUMNS: Final[tuple[str, ...]] = ("type", "channel")
 _ID_COLUMNS: Final[tuple[str, ...]] = ("event_id", "anonymous_id", "email", "crm_id", "account_id", "topic")
 EMAIL_PATTERN: Final[str] = r"[^@\s]+@[^@\s]+\.[^@\s]+"
-
-
-@dataclass(frozen=True)
-class Checked:
-    """A validated batch: the good rows normalised, the bad ones as (row, reason)."""
-
-    good: pa.Table
-    rejects: list[tuple[int, str]]
+PADDED_EMAIL: Final[str] = r"\s*" + EMAIL_PATTERN + r"\s*"  # trimming costs more than matching
 
 
 def check_columns(names: list[str]) -> None:
@@ -72,16 +64,18 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _reason_sql(names: set[str]) -> str:
+def reason_sql(names: set[str]) -> str:
     """One CASE expression giving the first problem of a row, or NULL when it is good."""
     col = {c: (c if c in names else "NULL") for c in EVENT_COLUMNS}
     channels = ", ".join(_quote(c) for c in sorted(CHANNELS))
+    standard = ", ".join(_quote(t) for t in STANDARD_EVENTS)
     earliest = _quote(EARLIEST_TS.isoformat())
     future_h = int(MAX_FUTURE.total_seconds() // 3600)
     checks = [
         (f"{col['type']} IS NULL OR trim({col['type']}::VARCHAR) = ''", "'type: missing'"),
         (
-            f"NOT regexp_full_match({col['type']}::VARCHAR, {_quote(EVENT_TYPE_PATTERN[1:-1])})",
+            f"{col['type']}::VARCHAR NOT IN ({standard}) "
+            f"AND NOT regexp_full_match({col['type']}::VARCHAR, {_quote(EVENT_TYPE_PATTERN[1:-1])})",
             "'type: must be snake_case, got ' || {t}::VARCHAR".format(t=col["type"]),
         ),
         (f"{col['channel']} IS NULL", "'channel: missing'"),
@@ -106,7 +100,8 @@ def _reason_sql(names: set[str]) -> str:
             "'identity: needs at least one of anonymous_id, email, crm_id'",
         ),
         (
-            f"nullif(trim({col['email']}::VARCHAR), '') IS NOT NULL AND NOT regexp_full_match(trim({col['email']}::VARCHAR), {_quote(EMAIL_PATTERN)})",
+            f"nullif(trim({col['email']}::VARCHAR), '') IS NOT NULL "
+            f"AND NOT regexp_full_match({col['email']}::VARCHAR, {_quote(PADDED_EMAIL)})",
             "'email: not an e-mail address'",
         ),
         *[
@@ -126,8 +121,8 @@ def _reason_sql(names: set[str]) -> str:
     return "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in checks) + " END"
 
 
-def _normal_sql(names: set[str]) -> str:
-    """The SELECT list turning raw columns into EVENT_SCHEMA."""
+def normal_sql(names: set[str], only: tuple[str, ...] | None = None) -> str:
+    """The SELECT list turning raw columns into the event log's columns (``only`` some of them)."""
     col = {c: (c if c in names else "NULL") for c in EVENT_COLUMNS}
 
     def text(c: str) -> str:
@@ -136,42 +131,17 @@ def _normal_sql(names: set[str]) -> str:
     # A file row without an event id gets one from its content, so re-importing the
     # same file stores each row once.
     content = " || '|' || ".join(f"coalesce({col[c]}::VARCHAR, '')" for c in EVENT_COLUMNS if c != "event_id")
-    return ", ".join(
-        [
-            f"coalesce({text('event_id')}, 'r' || md5({content})) AS event_id",
-            f"coalesce(TRY_CAST({col['ts']} AS TIMESTAMPTZ), now())::TIMESTAMPTZ AS ts",
-            f"trim({col['type']}::VARCHAR) AS type",
-            f"lower(trim({col['channel']}::VARCHAR)) AS channel",
-            f"{text('anonymous_id')} AS anonymous_id",
-            f"lower({text('email')}) AS email",
-            f"{text('crm_id')} AS crm_id",
-            f"{text('account_id')} AS account_id",
-            f"{text('topic')} AS topic",
-            f"TRY_CAST({col['value']} AS DOUBLE) AS value",
-            f"coalesce({text('properties')}, '{{}}') AS properties",
-        ]
-    )
-
-
-def validate_batch(batch: pa.Table, first_row: int = 1) -> Checked:
-    """Validate a raw batch; rows are numbered from ``first_row`` in rejects."""
-    names = set(batch.column_names)
-    con = duckdb.connect()
-    try:
-        con.register("raw", batch)
-        con.execute(
-            f"CREATE TEMP TABLE checked AS SELECT row_number() OVER () - 1 + {int(first_row)} AS row_no, "
-            f"{_reason_sql(names)} AS reason, * FROM raw"
-        )
-        rejects = [
-            (int(r), str(m))
-            for r, m in con.execute(
-                "SELECT row_no, reason FROM checked WHERE reason IS NOT NULL ORDER BY row_no"
-            ).fetchall()
-        ]
-        good = con.sql(
-            f"SELECT {_normal_sql(names)} FROM checked WHERE reason IS NULL ORDER BY row_no"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return Checked(good=good.cast(EVENT_SCHEMA), rejects=rejects)
+    exprs = {
+        "event_id": f"CASE WHEN {text('event_id')} IS NULL THEN 'r' || md5({content}) ELSE {text('event_id')} END",
+        "ts": f"coalesce(TRY_CAST({col['ts']} AS TIMESTAMPTZ), now())::TIMESTAMPTZ",
+        "type": f"trim({col['type']}::VARCHAR)",
+        "channel": f"lower(trim({col['channel']}::VARCHAR))",
+        "anonymous_id": text("anonymous_id"),
+        "email": f"lower({text('email')})",
+        "crm_id": text("crm_id"),
+        "account_id": text("account_id"),
+        "topic": text("topic"),
+        "value": f"TRY_CAST({col['value']} AS DOUBLE)",
+        "properties": f"coalesce({text('properties')}, '{{}}')::JSON",
+    }
+    return ", ".join(f"{exprs[c]} AS {c}" for c in (only or EVENT_COLUMNS))

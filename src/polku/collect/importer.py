@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -14,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from polku.collect.columns import EVENT_SCHEMA, Checked, check_columns, validate_batch
+from polku.collect.columns import EVENT_SCHEMA, check_columns
 from polku.errors import InvalidInput
 from polku.model import EventIn, utcnow
 
@@ -31,10 +31,17 @@ BATCH_ROWS: Final[int] = 500_000
 
 @dataclass(frozen=True)
 class Chunk:
-    """A validated slice of a file: good rows, bad (line, reason) and how many rows it covered."""
+    """A slice of a file: its rows as columns, the line of its first row, and rows already refused."""
 
-    checked: Checked
+    table: pa.Table
+    first_line: int
     rows: int
+    rejects: list[tuple[int, str]] = field(default_factory=list)
+    lines: list[int] | None = None  # the line of each row of table, when rows are not consecutive
+
+    def line_of(self, row: int) -> int:
+        """The file line of a row numbered from first_line."""
+        return self.lines[row - self.first_line] if self.lines is not None else row
 
 
 def detect_format(path: Path, given: str | None = None) -> str:
@@ -77,7 +84,7 @@ def _parquet(path: Path) -> Iterator[Chunk]:
     row = 1
     for batch in pf.iter_batches(batch_size=BATCH_ROWS):
         table = pa.Table.from_batches([batch])
-        yield Chunk(validate_batch(table, first_row=row), table.num_rows)
+        yield Chunk(table, row, table.num_rows)
         row += table.num_rows
 
 
@@ -99,7 +106,7 @@ def _csv(path: Path) -> Iterator[Chunk]:
     try:
         for batch in reader:
             table = pa.Table.from_batches([batch])
-            yield Chunk(validate_batch(table, first_row=line), table.num_rows)
+            yield Chunk(table, line, table.num_rows)
             line += table.num_rows
     except pa.ArrowInvalid as exc:
         raise InvalidInput(f"{path.name}: malformed CSV near line {line}: {exc}") from exc
@@ -108,8 +115,8 @@ def _csv(path: Path) -> Iterator[Chunk]:
 def _jsonl(path: Path) -> Iterator[Chunk]:
     now = utcnow()
     rows: list[dict[str, object]] = []
+    lines: list[int] = []
     rejects: list[tuple[int, str]] = []
-    first = 1
     with path.open("rb") as f:
         for number, raw in enumerate(f, start=1):
             if not raw.strip():
@@ -133,11 +140,12 @@ def _jsonl(path: Path) -> Iterator[Chunk]:
             if event.event_id is None:
                 row["event_id"] = "j" + _content_id(raw)
             rows.append(row)
+            lines.append(number)
             if len(rows) + len(rejects) >= BATCH_ROWS:
-                yield _jsonl_chunk(rows, rejects, number - first + 1)
-                rows, rejects, first = [], [], number + 1
+                yield _jsonl_chunk(rows, lines, rejects)
+                rows, lines, rejects = [], [], []
     if rows or rejects:
-        yield _jsonl_chunk(rows, rejects, len(rows) + len(rejects))
+        yield _jsonl_chunk(rows, lines, rejects)
 
 
 def _content_id(raw: bytes) -> str:
@@ -146,8 +154,9 @@ def _content_id(raw: bytes) -> str:
     return hashlib.md5(raw.strip()).hexdigest()
 
 
-def _jsonl_chunk(rows: list[dict[str, object]], rejects: list[tuple[int, str]], n: int) -> Chunk:
-    return Chunk(Checked(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), rejects), n)
+def _jsonl_chunk(rows: list[dict[str, object]], lines: list[int], rejects: list[tuple[int, str]]) -> Chunk:
+    table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+    return Chunk(table, 0, len(rows) + len(rejects), rejects, lines)
 
 
 def describe(exc: ValidationError) -> str:

@@ -15,10 +15,13 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from polku.errors import WorkspaceLocked
-from polku.store.keyindex import KeyIndex
+from polku.collect.columns import normal_sql, reason_sql
+from polku.store.keyindex import KeyIndex, Keys
 from polku.store.schema import DERIVED_DDL, MIGRATIONS, SCHEMA_VERSION
 
 # The event's strongest identity, as resolved identities are keyed.
@@ -33,6 +36,7 @@ class AppendResult:
 
     inserted: int
     duplicate_rows: list[int]  # positions in the batch of events already stored
+    rejects: list[tuple[int, str]]  # (row number, reason) of invalid rows, not stored
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -63,6 +67,7 @@ class DuckStore:
         self._in_txn = False
         if not read_only:
             self._migrate()
+            self._check_key_function()
         self._seq = int(self._scalar("SELECT coalesce(max(seq), 0) FROM events") or 0)
 
     # ---- plumbing -------------------------------------------------------------
@@ -134,6 +139,15 @@ class DuckStore:
                         "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(v + 1)]
                     )
 
+    def _check_key_function(self) -> None:
+        """Event keys come from DuckDB's hash(); if a new DuckDB hashes differently, rekey the log."""
+        current = f"hash/duckdb-{duckdb.__version__}"
+        if self.meta("event_key") == current:
+            return
+        with self.transaction():
+            self._con.execute("UPDATE events SET event_key = hash(event_id)")
+            self._con.execute("INSERT OR REPLACE INTO meta VALUES ('event_key', ?)", [current])
+
     def schema_version(self) -> int:
         """The schema version of the open file."""
         return int(self._scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0)
@@ -150,89 +164,105 @@ class DuckStore:
     # ---- the event log ---------------------------------------------------------
     def _key_index(self) -> KeyIndex:
         if self._keys is None:
-            keys = self._con.execute("SELECT event_key FROM events").fetchnumpy()["event_key"]
-            self._keys = KeyIndex(np.asarray(keys, dtype=np.uint64))
+            keys = self._con.sql("SELECT event_key FROM events").to_arrow_table().column(0)
+            self._keys = KeyIndex(keys.to_numpy(zero_copy_only=False).astype(np.uint64, copy=False))
         return self._keys
 
-    def append_events(self, batch: pa.Table, source: str) -> AppendResult:
-        """Append validated events (collect.columns.EVENT_SCHEMA); an id already stored is skipped.
+    def append_events(self, batch: pa.Table, source: str, *, first_row: int = 1, write: bool = True) -> AppendResult:
+        """Validate, deduplicate and append a batch of event columns (raw strings or typed).
 
-        Call inside ``transaction()`` to make several appends one atomic commit;
-        alone, the append is its own transaction.
+        Rows with a problem are returned as rejects (numbered from ``first_row``) and not
+        stored; an id already stored is skipped. ``write=False`` only validates. Call
+        inside ``transaction()`` to make several appends one atomic commit; alone, the
+        append is its own transaction.
         """
         if batch.num_rows == 0:
-            return AppendResult(0, [])
+            return AppendResult(0, [], [])
         with self._lock:
-            if not self._in_txn:
+            if not self._in_txn and write:
                 with self.transaction():
-                    return self._append(batch, source)
-            return self._append(batch, source)
+                    return self._append(batch, source, first_row, write)
+            return self._append(batch, source, first_row, write)
 
-    def _append(self, batch: pa.Table, source: str) -> AppendResult:
+    def _append(self, batch: pa.Table, source: str, first_row: int, write: bool) -> AppendResult:
         con = self._con
-        con.register("_incoming", batch)
+        names = set(batch.column_names)
+        con.register("_raw", batch)
         try:
-            keys = np.asarray(
-                con.execute("SELECT md5_number_lower(event_id) AS k FROM _incoming").fetchnumpy()["k"],
-                dtype=np.uint64,
-            )
+            checked = con.sql(
+                f"SELECT reason, hash(event_id) AS k FROM (SELECT {reason_sql(names)} AS reason, "
+                f"{normal_sql(names, only=('event_id',))} FROM _raw)"
+            ).to_arrow_table()
         finally:
-            con.unregister("_incoming")
-        ids: list[str] | None = None  # materialised only when a duplicate is possible
+            con.unregister("_raw")
+        reason = checked.column("reason")
+        bad = np.flatnonzero(pc.is_valid(reason).to_numpy(zero_copy_only=False))
+        rejects = [(first_row + int(i), str(reason[int(i)])) for i in bad]
+        if not write:
+            return AppendResult(0, [], rejects)
+        keys = checked.column("k").to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
         keep = np.ones(len(keys), dtype=bool)
-
-        # Within the batch: the first of equal ids wins.
-        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        if (counts > 1).any():
-            ids = batch.column("event_id").to_pylist()
-            seen: set[str] = set()
-            for i in np.flatnonzero(np.isin(keys, keys[first[counts > 1]])):
-                if ids[i] in seen:
-                    keep[i] = False
-                else:
-                    seen.add(ids[i])
-
-        # Against the log: a key hit is confirmed by the stored event id.
-        index = self._key_index()
-        hits = np.flatnonzero(index.contains(keys) & keep)
-        if len(hits):
-            ids = ids or batch.column("event_id").to_pylist()
-            hit_keys = pa.table({"k": pa.array(np.unique(keys[hits]), type=pa.uint64())})
-            con.register("_hit_keys", hit_keys)
-            try:
-                stored = {
-                    r[0]
-                    for r in con.execute(
-                        "SELECT event_id FROM events WHERE event_key IN (SELECT k FROM _hit_keys)"
-                    ).fetchall()
-                }
-            finally:
-                con.unregister("_hit_keys")
-            for i in hits:
-                if ids[i] in stored:
-                    keep[i] = False
-
+        keep[bad] = False
+        dup = self._duplicates(batch, keys, keep, names)
+        keep &= ~dup
         n = int(keep.sum())
         if n:
-            new = batch.filter(pa.array(keep)) if n < len(keys) else batch
-            seqs = np.arange(self._seq + 1, self._seq + 1 + n, dtype=np.int64)
-            new = new.append_column("seq", pa.array(seqs)).append_column(
-                "event_key", pa.array(keys[keep], type=pa.uint64())
+            seq = np.cumsum(keep, dtype=np.int64) + self._seq
+            new = (
+                batch.append_column("_keep", pa.array(keep))
+                .append_column("_seq", pa.array(seq))
+                .append_column("_key", pa.array(keys, type=pa.uint64()))
             )
             con.register("_new", new)
             try:
                 con.execute(
                     f"""INSERT INTO events
-                    SELECT seq, event_key, event_id, ts, type, channel, anonymous_id, email,
-                           crm_id, account_id, topic, value, properties::JSON,
-                           {IDENTITY_SQL}, now(), ? FROM _new""",
+                    SELECT _seq, _key, event_id, ts, type, channel, anonymous_id, email, crm_id, account_id,
+                           topic, value, properties, {IDENTITY_SQL}, now(), ?
+                    FROM (SELECT _keep, _seq, _key, {normal_sql(names)} FROM _new) WHERE _keep""",
                     [source],
                 )
             finally:
                 con.unregister("_new")
             self._seq += n
-            index.add(keys[keep])
-        return AppendResult(inserted=n, duplicate_rows=np.flatnonzero(~keep).tolist())
+            self._key_index().add(keys[keep])
+        return AppendResult(inserted=n, duplicate_rows=np.flatnonzero(dup).tolist(), rejects=rejects)
+
+    def _duplicates(self, batch: pa.Table, keys: Keys, candidates: npt.NDArray[np.bool_], names: set[str]) -> npt.NDArray[np.bool_]:
+        """Which candidate rows repeat an earlier row of the batch or an event already stored."""
+        dup = np.zeros(len(keys), dtype=bool)
+        ids: list[str] | None = None
+        rows = np.flatnonzero(candidates)
+        _, first, counts = np.unique(keys[rows], return_index=True, return_counts=True)
+        if (counts > 1).any():  # the same key twice in the batch: compare the ids themselves
+            ids = self._event_ids(batch, names)
+            seen: set[str] = set()
+            for i in rows[np.isin(keys[rows], keys[rows][first[counts > 1]])]:
+                dup[i] = ids[i] in seen
+                seen.add(ids[i])
+        hits = rows[self._key_index().contains(keys[rows]) & ~dup[rows]]
+        if len(hits):  # a key hit only says "maybe": confirm with the stored ids
+            ids = ids or self._event_ids(batch, names)
+            self._con.register("_hit_keys", pa.table({"k": pa.array(np.unique(keys[hits]), type=pa.uint64())}))
+            try:
+                stored = {
+                    r[0]
+                    for r in self._con.execute(
+                        "SELECT event_id FROM events WHERE event_key IN (SELECT k FROM _hit_keys)"
+                    ).fetchall()
+                }
+            finally:
+                self._con.unregister("_hit_keys")
+            for i in hits:
+                dup[i] = ids[i] in stored
+        return dup
+
+    def _event_ids(self, batch: pa.Table, names: set[str]) -> list[str]:
+        self._con.register("_raw", batch)
+        try:
+            return [r[0] for r in self._con.execute(f"SELECT {normal_sql(names, only=('event_id',))} FROM _raw").fetchall()]
+        finally:
+            self._con.unregister("_raw")
 
     # ---- operational state ----------------------------------------------------
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
