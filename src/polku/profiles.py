@@ -85,12 +85,11 @@ def contact_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, cha
         "WHERE subject = 'contact' AND subject_id = ? ORDER BY ts",
         [cid],
     )
-    merges = store.query("SELECT * FROM merges WHERE contact_id = ? ORDER BY ts", [cid])
     return {
         "contact": profile,
         "account": account,
         "stage_history": history,
-        "merges": merges,
+        "merges": merges(store, cid),
         "timeline": timeline["events"],
         "event_count": timeline["total"],
         "channel_mix": timeline["channel_mix"],
@@ -136,6 +135,14 @@ def account_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, cha
         "channel_mix": timeline["channel_mix"],
         "last_activity": timeline["last_activity"],
     }
+
+
+def merges(store: DuckStore, contact: str | None = None) -> list[dict[str, Any]]:
+    """Recorded merges, all or those of one contact (found by any identifier)."""
+    if contact is None:
+        return store.query("SELECT * FROM merges ORDER BY ts, merge_id")
+    cid = find_contact_id(store, contact)
+    return store.query("SELECT * FROM merges WHERE contact_id = ? ORDER BY ts, merge_id", [cid])
 
 
 def stats(store: DuckStore) -> dict[str, Any]:

@@ -262,11 +262,7 @@ class Workspace:
     # ---- identity overrides --------------------------------------------------------------
     def merges(self, contact: str | None = None) -> list[dict[str, Any]]:
         """Recorded merges, all or those of one contact."""
-        store = self._fresh()
-        if contact is None:
-            return store.query("SELECT * FROM merges ORDER BY ts")
-        cid = profiles.find_contact_id(store, contact)
-        return store.query("SELECT * FROM merges WHERE contact_id = ? ORDER BY ts", [cid])
+        return profiles.merges(self._fresh(), contact)
 
     def merge(self, a: str, b: str, *, reason: str) -> str:
         """Merge two contacts (each named by any identifier) that are one person; returns the contact id."""

@@ -157,7 +157,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
     @app.get("/v1/merges", tags=["identity"], dependencies=[Depends(scope("read")), Depends(fresh)])
     def get_merges(contact: str | None = None) -> list[dict[str, Any]]:
         """Recorded merges of contacts, with their causes."""
-        return ws.merges(contact)
+        return profiles.merges(ws.store, contact)
 
     @app.post("/v1/merges/{merge_id}/undo", tags=["identity"], dependencies=[Depends(scope("admin"))])
     async def undo_merge(request: Request, merge_id: str, reason: Annotated[str, Body(embed=True)]) -> dict[str, Any]:

@@ -45,7 +45,9 @@ class Chunk:
 
 
 def detect_format(path: Path, given: str | None = None) -> str:
-    """The file's format, from --format or its suffix."""
+    """The file's format, from --format or its suffix; the file must exist."""
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
     fmt = given or FORMATS.get(path.suffix.lower())
     if fmt not in ("csv", "jsonl", "parquet"):
         raise InvalidInput(
@@ -64,9 +66,7 @@ def count_rows(path: Path, fmt: str) -> int:
 
 
 def read_chunks(path: Path, fmt: str) -> Iterator[Chunk]:
-    """Validated chunks of the file, rows numbered as a person counts lines in it."""
-    if not path.exists():
-        raise InvalidInput(f"no such file: {path}")
+    """Chunks of the file, rows numbered as a person counts lines in it."""
     if fmt == "parquet":
         yield from _parquet(path)
     elif fmt == "csv":

@@ -77,7 +77,8 @@ class DuckStore:
             self._con.close()
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        rows = self._con.execute(sql, params or []).fetchall()
+        with self._lock:
+            rows = self._con.execute(sql, params or []).fetchall()
         return rows[0][0] if rows else None
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -153,8 +154,9 @@ class DuckStore:
         return int(self._scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0)
 
     def meta(self, key: str) -> str | None:
-        """A value from the meta table."""
-        return self._scalar("SELECT value FROM meta WHERE key = ?", [key])
+        """A committed value from the meta table (safe from any thread)."""
+        rows = self.query("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0]["value"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         """Set a value in the meta table."""
