@@ -354,13 +354,12 @@ def sim(
     events_per_account: Annotated[int, typer.Option(help="Average events per account.")] = 150,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 0,
 ) -> None:
-    """Generate a reproducible synthetic B2B world with its ground truth."""
-    from polku.sim import generate, write_world
+    """Generate a reproducible synthetic B2B world with its ground truth (any size, bounded memory)."""
+    from polku.sim import stream_world
 
-    world = generate(accounts, seed=seed, events_per_account=events_per_account)
-    paths = write_world(world, out_dir)
-    out.print(f"{world.events.num_rows:,} events, {world.accounts.num_rows:,} accounts, "
-              f"{world.contacts.num_rows:,} CRM contacts → {out_dir}")
+    with err.status(f"simulating {accounts:,} accounts (seed {seed})"):
+        paths, n_events = stream_world(out_dir, accounts, seed, events_per_account=events_per_account)
+    out.print(f"{n_events:,} events from {accounts:,} accounts → {out_dir}")
     for name, path in paths.items():
         out.print(f"  {name}: {path}")
 
@@ -377,8 +376,7 @@ def demo(
     data = state.home / "sim"
     if (state.home / "polku.duckdb").exists():
         out.print(f"[yellow]{state.home} already holds a workspace; importing again stores nothing twice.[/yellow]")
-    with err.status(f"simulating {accounts:,} accounts (seed {seed})"):
-        sim(data, accounts=accounts, events_per_account=events_per_account, seed=seed)
+    sim(data, accounts=accounts, events_per_account=events_per_account, seed=seed)
     import_accounts(data / "accounts.csv")
     import_contacts(data / "contacts.csv")
     import_events(data / "events.parquet")

@@ -66,7 +66,7 @@ def _owner(row: dict[str, Any], contact_of: dict[tuple[str, str], int]) -> int:
 
 def test_public_names() -> None:
     assert set(polku.sim.__all__) == {
-        "SimParams", "World", "generate", "write_world", "write_events_parquet",
+        "SimParams", "World", "generate", "stream_world", "write_world", "write_events_parquet",
     }
 
 
@@ -387,3 +387,13 @@ def test_some_tickets_are_logged_closed_before_opened(rows: list[dict[str, Any]]
     assert set(closed) <= set(opened)
     early = sum(closed[t] < opened[t] for t in closed)
     assert 0 < early < 0.1 * len(closed)
+
+
+def test_stream_world_writes_the_same_world_in_blocks(tmp_path: Path) -> None:
+    from polku.sim import stream_world
+
+    world = generate(30, seed=5, events_per_account=100)
+    paths, n = stream_world(tmp_path, 30, 5, events_per_account=100)
+    assert n == world.events.num_rows == pq.read_table(paths["events"]).num_rows
+    assert pq.read_table(paths["events"]).sort_by("event_id").equals(world.events.sort_by("event_id"))
+    assert json.loads(paths["truth"].read_text())["n_contacts"] == world.truth["n_contacts"]
