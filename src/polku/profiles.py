@@ -10,7 +10,6 @@ from polku.model import STAGE_ORDER
 from polku.store.duck import DuckStore
 
 TIMELINE_LIMIT = 50
-_TIMELINE_COLS = "event_id, ts, type, channel, topic, value, properties, contact_id"
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
@@ -45,27 +44,44 @@ def find_account_id(store: DuckStore, key: str) -> str:
     return str(rows[0]["account_id"])
 
 
-def _timeline(store: DuckStore, where: str, params: list[Any], limit: int, channel: str | None) -> dict[str, Any]:
-    chan = " AND e.channel = ?" if channel else ""
-    base = f"FROM events e JOIN identities i ON i.identity = e.identity WHERE {where}{chan}"
-    p = params + ([channel] if channel else [])
+def _timeline(store: DuckStore, contact_ids: list[str], limit: int, channel: str | None) -> dict[str, Any]:
+    """Latest touchpoints, channel mix, count and last activity of a set of contacts.
+
+    Only the latest-N list scans the event log; the aggregates come from the
+    per-contact tables that refresh maintains, so a view stays fast at any size.
+    """
+    if not contact_ids:
+        return {"events": [], "total": 0, "channel_mix": [], "last_activity": None}
+    marks = ", ".join("?" * len(contact_ids))
+    owner = {
+        r["identity"]: r["contact_id"]
+        for r in store.query(f"SELECT identity, contact_id FROM identities WHERE contact_id IN ({marks})", contact_ids)
+    }
+    chan = " AND channel = ?" if channel else ""
+    id_marks = ", ".join("?" * len(owner))
+    # Top-N on row ids first, then fetch just those rows: DuckDB would otherwise
+    # materialise every matching event before cutting the list (measured 2.5x slower).
+    latest = (
+        f"SELECT rowid FROM events WHERE identity IN ({id_marks}){chan} ORDER BY ts DESC, seq DESC LIMIT ?"
+    )
     events = [
-        _clean(r)
+        _clean({**r, "contact_id": owner[r.pop("identity")]})
         for r in store.query(
-            f"SELECT {_TIMELINE_COLS.replace('contact_id', 'i.contact_id')} {base} "
-            "ORDER BY e.ts DESC, e.seq DESC LIMIT ?",
-            [*p, limit],
+            f"SELECT event_id, ts, type, channel, topic, value, properties, identity FROM events "
+            f"WHERE rowid IN ({latest}) ORDER BY ts DESC, seq DESC",
+            [*owner, *([channel] if channel else []), limit],
         )
     ]
     mix = store.query(
-        f"SELECT e.channel, count(*) AS events, max(e.ts) AS last_at {base} AND e.type <> 'identify' "
-        "GROUP BY e.channel ORDER BY events DESC, e.channel",
-        p,
+        f"""SELECT channel, sum(events)::BIGINT AS events, max(last_at) AS last_at FROM contact_channels
+            WHERE contact_id IN ({marks}) GROUP BY channel ORDER BY events DESC, channel""",
+        contact_ids,
     )
     summary = store.query(
-        f"SELECT count(*) AS n, max(e.ts) FILTER (WHERE e.type <> 'identify') AS last_at {base}", p
+        f"SELECT sum(event_count)::BIGINT AS n, max(last_seen) AS last_at FROM contacts WHERE contact_id IN ({marks})",
+        contact_ids,
     )[0]
-    return {"events": events, "total": summary["n"], "channel_mix": mix, "last_activity": summary["last_at"]}
+    return {"events": events, "total": summary["n"] or 0, "channel_mix": mix, "last_activity": summary["last_at"]}
 
 
 def contact_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, channel: str | None = None) -> dict[str, Any]:
@@ -79,7 +95,7 @@ def contact_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, cha
             [profile["account_id"]],
         )
         account = rows[0] if rows else None
-    timeline = _timeline(store, "i.contact_id = ?", [cid], limit, channel)
+    timeline = _timeline(store, [cid], limit, channel)
     history = store.query(
         "SELECT stage, from_stage, ts, rule, reason, event_id FROM stage_history "
         "WHERE subject = 'contact' AND subject_id = ? ORDER BY ts",
@@ -111,9 +127,7 @@ def account_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, cha
             [aid],
         )
     ]
-    timeline = _timeline(
-        store, "i.contact_id IN (SELECT contact_id FROM contacts WHERE account_id = ?)", [aid], limit, channel
-    )
+    timeline = _timeline(store, [m["contact_id"] for m in members], limit, channel)
     history = store.query(
         "SELECT stage, from_stage, ts, rule, reason, event_id, contact_id FROM stage_history "
         "WHERE subject = 'account' AND subject_id = ? ORDER BY ts",

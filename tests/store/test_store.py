@@ -87,3 +87,21 @@ def test_key_index_membership() -> None:
     probe = np.array([0, 7, 8, 693, 700], dtype=np.uint64)
     assert index.contains(probe).tolist() == [True, True, False, True, False]
     assert WorkspaceLocked.status == 409
+
+
+def test_a_version_1_workspace_is_migrated_and_rebuilt(tmp_path: Path) -> None:
+    import duckdb
+
+    from polku.store.schema import MIGRATIONS
+
+    path = tmp_path / "ws" / "polku.duckdb"
+    path.parent.mkdir()
+    con = duckdb.connect(str(path))
+    for stmt in MIGRATIONS[0]:
+        con.execute(stmt)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1'), ('refreshed', 'old')")
+    con.close()
+    with Workspace(path.parent) as ws:
+        assert ws.store.schema_version() == SCHEMA_VERSION
+        ws.track("page_view", "web", email="a@acme.fi")
+        assert ws.contact("a@acme.fi")["channel_mix"][0]["events"] == 1

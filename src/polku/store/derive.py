@@ -100,8 +100,13 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
     history = _contact_history(store, rules)
     contacts = _contacts(store, res, history)
     accounts, account_history = _accounts(store, contacts, history)
+    channels = store.query_arrow(
+        "SELECT contact_id, channel, count(*) AS events, max(ts) AS last_at FROM _ev "
+        "WHERE type <> 'identify' GROUP BY ALL"
+    )
     store.replace_derived(
         {
+            "contact_channels": channels,
             "contacts": _table(store, "contacts", contacts),
             "accounts": _table(store, "accounts", accounts),
             "stage_history": _table(store, "stage_history", history + account_history),

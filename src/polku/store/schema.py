@@ -88,6 +88,13 @@ CREATE TABLE merges (
     link_b VARCHAR NOT NULL,
     contact_id VARCHAR
 )""",
+    "contact_channels": """
+CREATE TABLE contact_channels (
+    contact_id VARCHAR NOT NULL,
+    channel VARCHAR NOT NULL,
+    events BIGINT NOT NULL,       -- touchpoints, identify calls not counted
+    last_at TIMESTAMPTZ
+)""",
     "stage_history": """
 CREATE TABLE stage_history (
     subject VARCHAR NOT NULL,     -- contact or account
@@ -120,7 +127,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TABLE api_keys (
             key_id VARCHAR PRIMARY KEY, secret_hash VARCHAR NOT NULL, scope VARCHAR NOT NULL,
             name VARCHAR, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)""",
-        *DERIVED_DDL.values(),
+        *(ddl for name, ddl in DERIVED_DDL.items() if name != "contact_channels"),
+    ),
+    # version 2: per-contact channel aggregates, so 360° views need not scan the log
+    (
+        DERIVED_DDL["contact_channels"],
+        "DELETE FROM meta WHERE key = 'refreshed'",
     ),
 )
 
