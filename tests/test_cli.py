@@ -65,6 +65,8 @@ def test_bad_lines_are_listed_and_nothing_is_written(tmp_path: Path) -> None:
 
 def test_missing_things_get_clear_errors(tmp_path: Path) -> None:
     home = tmp_path / "ws"
+    code, out = polku(home, "stats")
+    assert code == 1 and "no workspace at" in out and not home.exists()  # a typo in --home creates nothing
     code, out = polku(home, "import", str(tmp_path / "nope.csv"))
     assert code == 1 and "no such file" in out
     code, out = polku(home, "show", "contact", "nobody@acme.fi")

@@ -82,3 +82,17 @@ def test_contacts_are_matched_to_accounts_by_crm_id_or_company_domain(ws: Worksp
     assert {m["email"] for m in view["buying_group"]} == {"anna@acme.fi", "sari@gmail.com"}
     with pytest.raises(NotFound):
         ws.account("gmail.com")
+
+
+def test_a_merged_contact_keeps_its_company_account(ws: Workspace) -> None:
+    ws.identify(anonymous_id="phone", email="anna@acme.fi", ts="2025-01-01T09:00:00Z")
+    ws.identify(anonymous_id="phone", email="anna.v@gmail.com", ts="2025-02-01T09:00:00Z")
+    contact = ws.contact("anna.v@gmail.com")["contact"]
+    assert contact["email"] == "anna.v@gmail.com" and contact["account_id"] == "acme.fi"
+
+
+def test_a_free_mail_contact_is_matched_by_the_account_domain_it_states(ws: Workspace) -> None:
+    ws.identify(email="ville@gmail.com", account={"name": "Beta Oy", "domain": "www.Beta.fi"})
+    assert ws.contact("ville@gmail.com")["contact"]["account_id"] == "beta.fi"
+    ws.identify(email="olli@gmail.com", account={"domain": "hotmail.com"})
+    assert ws.contact("olli@gmail.com")["contact"]["account_id"] is None

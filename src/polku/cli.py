@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from polku.config import Settings
-from polku.errors import PolkuError
+from polku.errors import NotFound, PolkuError
 from polku.model import STANDARD_EVENTS
-from polku.workspace import ImportResult, Workspace
+from polku.workspace import DB_FILE, ImportResult, Workspace
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Polku: B2B customer experience and lead nurturing.")
 show_app = typer.Typer(no_args_is_help=True, help="Show the 360° view of an account or a contact.")
@@ -28,8 +28,11 @@ out = Console()
 err = Console(stderr=True)
 
 
+SETTINGS = Settings()
+
+
 class _State:
-    home: Path = Settings().home
+    home: Path = SETTINGS.home
 
 
 state = _State()
@@ -47,10 +50,13 @@ def main(
 
 
 @contextmanager
-def workspace(*, read_only: bool = False) -> Iterator[Workspace]:
-    """Open the workspace, turning Polku's errors into a clear message and exit code 1."""
+def workspace(*, create: bool = True) -> Iterator[Workspace]:
+    """Open the workspace (creating it only for commands that add data); Polku's errors
+    become a clear message and exit code 1."""
     try:
-        with Workspace(state.home, read_only=read_only) as ws:
+        if not create and not (state.home / DB_FILE).exists():
+            raise NotFound(f"no workspace at {state.home} (check --home or POLKU_HOME; imports create one)")
+        with Workspace(state.home) as ws:
             yield ws
     except PolkuError as exc:
         err.print(f"[red]error:[/red] {exc.message}", highlight=False)
@@ -74,8 +80,10 @@ def _summary(result: ImportResult, what: str) -> None:
         out.print(f"Rejected rows with reasons: {result.rejects_file}")
 
 
-SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Import the good rows; write the bad ones to a rejects file.")]
-Rejects = Annotated[Path | None, typer.Option("--rejects", help="Where --skip-bad writes rejected rows.")]
+SkipBad = Annotated[
+    bool, typer.Option("--skip-bad", help="Import the good rows; list the bad ones (line, reason) in a rejects file.")
+]
+Rejects = Annotated[Path | None, typer.Option("--rejects", help="Where --skip-bad writes the line and reason of each bad row.")]
 
 
 @app.command("import")
@@ -126,13 +134,20 @@ def import_contacts(file: Path, skip_bad: SkipBad = False, rejects: Rejects = No
 @app.command()
 def refresh() -> None:
     """Rebuild identities, contacts, accounts, merges and stages from the stored log."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         stats = ws.refresh(force=True)
         assert stats is not None
         out.print(
             f"{stats.identities:,} identifiers → {stats.contacts:,} contacts in {stats.accounts:,} accounts, "
             f"{stats.merges:,} merges ({stats.seconds:.1f} s)"
         )
+
+
+def _timeline_title(view: dict[str, Any], channel: str | None) -> str:
+    shown = len(view["timeline"])
+    if channel:
+        return f"Latest {shown} {channel} touchpoints ({view['event_count']:,} in all channels)"
+    return f"Latest {shown} of {view['event_count']:,} touchpoints"
 
 
 def _timeline_table(view: dict[str, Any], title: str) -> Table:
@@ -174,7 +189,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 @show_app.command("account")
 def show_account(key: str, limit: Limit = 20, channel: Channel = None, as_json: AsJson = False) -> None:
     """An account by id or domain: profile, buying group, timeline, stages, channel mix."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         view = ws.account(key, limit=limit, channel=channel)
     if as_json:
         return _json(view)
@@ -194,13 +209,13 @@ def show_account(key: str, limit: Limit = 20, channel: Channel = None, as_json: 
     out.print(group)
     out.print(_history_table(view["stage_history"]))
     out.print(_mix_table(view["channel_mix"]))
-    out.print(_timeline_table(view, f"Latest {len(view['timeline'])} of {view['event_count']:,} touchpoints"))
+    out.print(_timeline_table(view, _timeline_title(view, channel)))
 
 
 @show_app.command("contact")
 def show_contact(key: str, limit: Limit = 20, channel: Channel = None, as_json: AsJson = False) -> None:
     """A contact by id, e-mail, CRM id or anonymous id: profile, identities, timeline, stages, merges."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         view = ws.contact(key, limit=limit, channel=channel)
     if as_json:
         return _json(view)
@@ -209,7 +224,7 @@ def show_contact(key: str, limit: Limit = 20, channel: Channel = None, as_json: 
     acc = view["account"]
     out.print(
         f"{c['title'] or ''} {('· ' + c['role']) if c['role'] else ''} {('· ' + c['org_level']) if c['org_level'] else ''}\n"
-        f"account {acc['name'] + ' (' + acc['account_id'] + ')' if acc else '-'}\n"
+        f"account {(acc['name'] or acc['domain'] or '') + ' (' + acc['account_id'] + ')' if acc else '-'}\n"
         f"stage [bold]{c['stage']}[/bold] since {str(c['stage_since'])[:10]} · journey {c['journey_stage']} · "
         f"{view['event_count']:,} events · last activity {str(view['last_activity'])[:19]}\n"
         f"identities: {', '.join(c['identities'])}"
@@ -224,13 +239,13 @@ def show_contact(key: str, limit: Limit = 20, channel: Channel = None, as_json: 
                            f"{m['cause']} {m['link_a']} ↔ {m['link_b']}")
         out.print(merges)
     out.print(_mix_table(view["channel_mix"]))
-    out.print(_timeline_table(view, f"Latest {len(view['timeline'])} of {view['event_count']:,} touchpoints"))
+    out.print(_timeline_table(view, _timeline_title(view, channel)))
 
 
 @app.command()
 def stats(as_json: AsJson = False) -> None:
     """Counts of accounts, contacts and events; contacts by lifecycle stage; top accounts."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         data = ws.stats()
     if as_json:
         return _json(data)
@@ -257,7 +272,7 @@ def stats(as_json: AsJson = False) -> None:
 @app.command()
 def merges(contact: Annotated[str | None, typer.Option(help="Only this contact's merges.")] = None, as_json: AsJson = False) -> None:
     """List recorded merges of contacts, with their causes."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         rows = ws.merges(contact)
     if as_json:
         return _json(rows)
@@ -276,14 +291,14 @@ Reason = Annotated[str, typer.Option("--reason", help="Why; kept with the change
 @app.command()
 def merge(a: str, b: str, reason: Reason) -> None:
     """Merge two contacts that are one person (each named by id, e-mail, CRM id or anonymous id)."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         out.print(f"merged into {ws.merge(a, b, reason=reason)}")
 
 
 @app.command()
 def unmerge(merge_id: str, reason: Reason) -> None:
     """Undo a merge: both contacts come back with their own events."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         a, b = ws.unmerge(merge_id, reason=reason)
     out.print(f"restored contacts {a} and {b}")
 
@@ -302,7 +317,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List API keys (never their secrets)."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         rows = ws.list_keys()
     table = Table()
     for col in ("key", "scope", "name", "created", "revoked"):
@@ -315,7 +330,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key by its id."""
-    with workspace() as ws:
+    with workspace(create=False) as ws:
         ws.revoke_key(key_id)
     out.print(f"revoked {key_id}")
 
@@ -333,9 +348,11 @@ def events() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8480,
-    refresh_seconds: Annotated[float, typer.Option(help="Refresh derived views after this many quiet seconds.")] = 2.0,
+    host: Annotated[str, typer.Option(envvar="POLKU_HOST", help="Address to listen on.")] = SETTINGS.host,
+    port: Annotated[int, typer.Option(envvar="POLKU_PORT", help="Port to listen on.")] = SETTINGS.port,
+    refresh_seconds: Annotated[
+        float, typer.Option(envvar="POLKU_REFRESH_SECONDS", help="Refresh derived views after this many quiet seconds.")
+    ] = SETTINGS.refresh_seconds,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs). This process owns the workspace while it runs."""
     import uvicorn
@@ -370,7 +387,7 @@ def demo(
     events_per_account: Annotated[int, typer.Option(help="Average events per account.")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start `polku serve` at the end.")] = True,
-    port: Annotated[int, typer.Option(help="Port for the server.")] = 8480,
+    port: Annotated[int, typer.Option(envvar="POLKU_PORT", help="Port for the server.")] = SETTINGS.port,
 ) -> None:
     """Simulate a world, import it with progress bars, print the summary and serve the API."""
     data = state.home / "sim"
@@ -386,5 +403,5 @@ def demo(
     out.print(f"\nA read key for trying the API: [bold]{token}[/bold]", highlight=False)
     out.print(f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/v1/stats", highlight=False)
     if serve_after:
-        serve(port=port)
+        serve(host=SETTINGS.host, port=port, refresh_seconds=SETTINGS.refresh_seconds)
 

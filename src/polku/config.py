@@ -8,7 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Where the workspace lives and how the server behaves."""
+    """Where the workspace lives and how the server listens (each also a CLI option)."""
 
     model_config = SettingsConfigDict(env_prefix="POLKU_")
 
@@ -16,4 +16,3 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8480
     refresh_seconds: float = 2.0
-    max_batch: int = 5_000

@@ -191,6 +191,11 @@ class EventIn(BaseModel):
     value: float | None = Field(default=None, description="Amount: order value, usage, reading.")
     properties: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _channel_case(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("type")
     @classmethod
     def _type_is_snake_case(cls, v: str) -> str:
@@ -306,6 +311,7 @@ class IdentifyIn(BaseModel):
     )
     _check_email = field_validator("email")(EventIn._email_form.__func__)  # type: ignore[attr-defined]
     _check_ts = field_validator("ts")(EventIn._sane_time.__func__)  # type: ignore[attr-defined]
+    _check_channel = field_validator("channel", mode="before")(EventIn._channel_case.__func__)  # type: ignore[attr-defined]
 
     @model_validator(mode="after")
     def _names_someone(self) -> IdentifyIn:

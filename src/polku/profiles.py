@@ -65,7 +65,7 @@ def _timeline(store: DuckStore, contact_ids: list[str], limit: int, channel: str
         f"SELECT rowid FROM events WHERE identity IN ({id_marks}){chan} ORDER BY ts DESC, seq DESC LIMIT ?"
     )
     events = [
-        _clean({**r, "contact_id": owner[r.pop("identity")]})
+        _clean({k: v for k, v in r.items() if k != "identity"} | {"contact_id": owner[r["identity"]]})
         for r in store.query(
             f"SELECT event_id, ts, type, channel, topic, value, properties, identity FROM events "
             f"WHERE rowid IN ({latest}) ORDER BY ts DESC, seq DESC",

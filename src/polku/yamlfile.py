@@ -46,10 +46,9 @@ def load_model(path: Path, model: type[M]) -> M:
             loc: Loc = tuple(err["loc"])
             line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
             where = ".".join(str(p) for p in loc) or "(top)"
-            problems.append({"file": str(path), "line": line, "field": where, "reason": err["msg"]})
-        first = problems[0]
+            reason = err["msg"].removeprefix("Value error, ")
+            problems.append({"file": str(path), "line": line, "field": where, "reason": reason})
         raise ConfigError(
-            f"{path}:{first['line']}: {first['field']}: {first['reason']}"
-            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+            "\n".join(f"{p['file']}:{p['line']}: {p['field']}: {p['reason']}" for p in problems),
             details=problems,
         ) from exc

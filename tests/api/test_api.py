@@ -42,8 +42,8 @@ def test_every_v1_route_is_in_the_auth_test(api: Api) -> None:
     assert routes == covered
 
 
-def test_health_and_landing_need_no_key(api: Api) -> None:
-    assert api.client.get("/health").json()["status"] == "ok"
+def test_health_and_landing_need_no_key_and_show_no_data(api: Api) -> None:
+    assert set(api.client.get("/health").json()) == {"status", "version"}
     assert "/docs" in api.client.get("/").text
 
 
@@ -102,6 +102,17 @@ def test_bad_bodies_get_clear_errors(api: Api, body: bytes, status: int, words: 
     assert api.ws.store.last_seq == 0
 
 
+def test_channel_names_are_forgiving_in_case_and_spaces(api: Api) -> None:
+    r = api.client.post("/v1/events", json=[{**EVENT, "channel": " Web "}], headers=api.keys["write"])
+    assert r.json()["accepted"] == 1
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(api: Api) -> None:
+    headers = {**api.keys["write"], "content-length": str(64 * 1024 * 1024), "content-type": "application/json"}
+    r = api.client.post("/v1/events", content=b"[]", headers=headers)
+    assert r.status_code == 413
+
+
 def test_oversized_batches_are_refused_whole(api: Api) -> None:
     r = api.client.post("/v1/events", json=[EVENT] * (MAX_BATCH + 1), headers=api.keys["write"])
     assert r.status_code == 413 and error_shape(r.json())["code"] == "payload_too_large"
@@ -120,6 +131,7 @@ def test_identify_then_360_views(api: Api) -> None:
     contact = api.client.get("/v1/contacts/anna@acme.fi", headers=rd).json()
     assert contact["contact"]["stage"] == "prospect" and contact["contact"]["account_id"] == "A1"
     assert [e["type"] for e in contact["timeline"]] == ["identify", "page_view"]
+    assert set(contact["timeline"][0]) == {"event_id", "ts", "type", "channel", "topic", "value", "properties", "contact_id"}
     assert contact["channel_mix"][0]["channel"] == "web"
     account = api.client.get("/v1/accounts/A1", headers=rd).json()
     assert account["account"]["name"] == "Acme Oy"

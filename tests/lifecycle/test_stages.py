@@ -92,4 +92,4 @@ def test_bad_rule_files_name_file_line_and_problem(tmp_path: Path, text: str, li
     with pytest.raises(ConfigError) as info:
         Workspace(home)
     assert f"polku.yaml:{line}" in info.value.message
-    assert word in info.value.message
+    assert word in info.value.message and "Value error" not in info.value.message

@@ -79,6 +79,9 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
             await run_in_threadpool(writer(request).submit, ws.refresh, group=False)
 
     async def json_items(request: Request, key: str) -> list[Any]:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise PayloadTooLarge(f"the request body is over {MAX_BODY // (1024 * 1024)} MiB")
         body = await request.body()
         if len(body) > MAX_BODY:
             raise PayloadTooLarge(f"the request body is over {MAX_BODY // (1024 * 1024)} MiB")
@@ -110,8 +113,8 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, Any]:
-        """Liveness; needs no key."""
-        return {"status": "ok", "version": __version__, "events": ws.store.last_seq}
+        """Liveness; needs no key, so it tells nothing about the workspace's data."""
+        return {"status": "ok", "version": __version__}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing() -> str:

