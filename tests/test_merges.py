@@ -49,6 +49,7 @@ def test_manual_merge_joins_two_people_and_overrides_an_unmerge(ws: Workspace) -
     assert ws.contact("anna.k@acme.fi")["contact"]["contact_id"] != ws.contact("anna@acme.fi")["contact"]["contact_id"]
     ws.merge("anna@acme.fi", "anna.k@acme.fi", reason="yes after all")
     assert ws.contact("anna.k@acme.fi")["contact"]["contact_id"] == ws.contact("anna@acme.fi")["contact"]["contact_id"]
+    assert [(o["kind"], o["reason"]) for o in ws.identity_overrides()] == [("merge", "yes after all")]
 
 
 def test_merge_and_unmerge_refuse_bad_requests(ws: Workspace) -> None:

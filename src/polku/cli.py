@@ -271,11 +271,12 @@ def stats(as_json: AsJson = False) -> None:
 
 @app.command()
 def merges(contact: Annotated[str | None, typer.Option(help="Only this contact's merges.")] = None, as_json: AsJson = False) -> None:
-    """List recorded merges of contacts, with their causes."""
+    """List recorded merges of contacts with their causes, and the manual merges and splits."""
     with workspace(create=False) as ws:
         rows = ws.merges(contact)
+        overrides = ws.identity_overrides()
     if as_json:
-        return _json(rows)
+        return _json({"merges": rows, "overrides": overrides})
     table = Table(title=f"{len(rows)} merges")
     for col in ("merge", "when", "contact", "kept", "merged in", "cause"):
         table.add_column(col)
@@ -283,6 +284,13 @@ def merges(contact: Annotated[str | None, typer.Option(help="Only this contact's
         table.add_row(m["merge_id"], str(m["ts"])[:19], m["contact_id"], m["survivor_identity"], m["merged_identity"],
                       f"{m['cause']} {m['link_a']} ↔ {m['link_b']}")
     out.print(table)
+    if overrides:
+        manual = Table(title="Manual merges and splits (unmerges)")
+        for col in ("when", "kind", "identities", "reason"):
+            manual.add_column(col)
+        for o in overrides:
+            manual.add_row(str(o["created_at"])[:19], o["kind"], f"{o['a']} ↔ {o['b']}", o["reason"])
+        out.print(manual)
 
 
 Reason = Annotated[str, typer.Option("--reason", help="Why; kept with the change.")]

@@ -264,6 +264,10 @@ class Workspace:
         """Recorded merges, all or those of one contact."""
         return profiles.merges(self._fresh(), contact)
 
+    def identity_overrides(self) -> list[dict[str, Any]]:
+        """Manual merges and splits (from unmerge), with their reasons, oldest first."""
+        return operational.overrides(self.store)
+
     def merge(self, a: str, b: str, *, reason: str) -> str:
         """Merge two contacts (each named by any identifier) that are one person; returns the contact id."""
         if not reason.strip():

@@ -151,7 +151,7 @@ def test_accounts_table(world: World) -> None:
 def test_crm_export(world: World) -> None:
     crm = world.contacts
     assert crm.column_names == [
-        "crm_id", "email", "name", "title", "role", "org_level", "account_id", "language",
+        "crm_id", "email", "name", "title", "role", "org_level", "account_id", "language", "updated_at",
     ]
     truth = world.truth
     identified = {c["email"] for c in truth["contacts"] if c["stage"] != "visitor"}
@@ -397,3 +397,12 @@ def test_stream_world_writes_the_same_world_in_blocks(tmp_path: Path) -> None:
     assert n == world.events.num_rows == pq.read_table(paths["events"]).num_rows
     assert pq.read_table(paths["events"]).sort_by("event_id").equals(world.events.sort_by("event_id"))
     assert json.loads(paths["truth"].read_text())["n_contacts"] == world.truth["n_contacts"]
+
+
+def test_crm_contacts_are_dated_by_their_identification() -> None:
+    world = generate(20, seed=4, events_per_account=100)
+    crm = world.contacts.to_pylist()
+    firsts = {}
+    for e in world.events.filter(pc.equal(world.events["type"], "identify")).to_pylist():
+        firsts[e["email"]] = min(firsts.get(e["email"], e["ts"]), e["ts"])
+    assert crm and all(c["updated_at"] == firsts.get(c["email"]) for c in crm)

@@ -6,6 +6,7 @@ from functools import cache
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from polku.model import EVENT_COLUMNS
 from polku.sim import words as W
@@ -52,6 +53,7 @@ CONTACT_SCHEMA: pa.Schema = pa.schema(
         ("org_level", pa.string()),
         ("account_id", pa.string()),
         ("language", pa.string()),
+        ("updated_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 
@@ -148,9 +150,15 @@ def accounts_table(acc: Accounts) -> pa.Table:
     )
 
 
-def contacts_table(c: Contacts, acc: Accounts, crm_known: np.ndarray) -> pa.Table:
-    """The CRM's contact export: only the contacts the CRM knows."""
+def contacts_table(c: Contacts, acc: Accounts, crm_known: np.ndarray, events: pa.Table) -> pa.Table:
+    """The CRM's contact export: only the contacts the CRM knows, each dated by when it
+    was first identified (a CRM record is as old as our knowledge of the person)."""
     idx = np.flatnonzero(crm_known).tolist()
+    identifies = events.filter(pc.equal(events["type"], "identify"))
+    known_since = dict(
+        zip(*identifies.group_by("email").aggregate([("ts", "min")]).select(["email", "ts_min"]).to_pydict().values(),
+            strict=True)
+    )
     return pa.Table.from_arrays(
         [
             pa.array([c.crm_id[i] for i in idx], pa.string()),
@@ -161,6 +169,7 @@ def contacts_table(c: Contacts, acc: Accounts, crm_known: np.ndarray) -> pa.Tabl
             pa.array([LEVELS[c.level[i]] for i in idx], pa.string()),
             pa.array([acc.account_id[c.account[i]] for i in idx], pa.string()),
             pa.array([W.LANGUAGES[c.language[i]] for i in idx], pa.string()),
+            pa.array([known_since.get(c.email[i]) for i in idx], pa.timestamp("us", tz="UTC")),
         ],
         schema=CONTACT_SCHEMA,
     )

@@ -108,7 +108,7 @@ def generate_block(
     truth = None
     if with_truth:
         truth = block_truth(cols, c, acc, decision, sale, cust, stage, crm_known)
-    return Block(block, accounts_table(acc), contacts_table(c, acc, crm_known), events, truth)
+    return Block(block, accounts_table(acc), contacts_table(c, acc, crm_known, events), events, truth)
 
 
 def iter_blocks(

@@ -253,7 +253,7 @@ def company_domain(
     newest company (not free-mail) e-mail, then the domain its identify calls stated."""
     emails = sorted(
         (i.split(":", 1)[1] for i in identities if i.startswith("email:")),
-        key=lambda e: first_seen.get(f"email:{e}") or datetime.min.replace(tzinfo=UTC),
+        key=lambda e: (first_seen.get(f"email:{e}") or datetime.min.replace(tzinfo=UTC), e),
         reverse=True,
     )
     domains = [d for d in (email_domain(e) for e in emails) if d and d not in FREE_MAIL]
