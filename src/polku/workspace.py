@@ -24,7 +24,7 @@ from polku import profiles
 from polku.collect import crm
 from polku.collect.columns import EVENT_SCHEMA
 from polku.collect.identity import contact_id_for
-from polku.collect.importer import count_rows, detect_format, describe, field_errors, read_chunks
+from polku.collect.importer import count_rows, detect_format, field_errors, read_chunks
 from polku.errors import Forbidden, ImportRejected, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from polku.lifecycle.rules import Rule, load_rules
 from polku.model import MAX_BATCH, EventIn, IdentifyIn, utcnow
@@ -44,6 +44,15 @@ class BatchResult:
 
     accepted: list[dict[str, Any]]
     duplicates: list[dict[str, Any]]
+    rejected: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A validated batch ready to store: the good rows, their item indexes, the rejected items."""
+
+    table: pa.Table
+    indexes: list[int]
     rejected: list[dict[str, Any]]
 
 
@@ -88,61 +97,60 @@ class Workspace:
     # ---- sending touchpoints ---------------------------------------------------------
     def track(self, type: str, channel: str, **fields: Any) -> str:
         """Record one touchpoint; returns its event id. Raises InvalidInput naming the field."""
-        try:
-            event = EventIn(type=type, channel=channel, **fields)
-        except ValidationError as exc:
-            raise InvalidInput(f"invalid event: {describe(exc)}", details=field_errors(exc)) from exc
-        return self._one(event)
+        return self._one({"type": type, "channel": channel, **fields}, identify=False)
 
     def identify(self, **fields: Any) -> str:
         """Link an anonymous id to an e-mail or CRM id, with contact and account traits."""
-        try:
-            event = IdentifyIn(**fields).as_event()
-        except ValidationError as exc:
-            raise InvalidInput(f"invalid identify call: {describe(exc)}", details=field_errors(exc)) from exc
-        return self._one(event)
+        return self._one(fields, identify=True)
 
-    def _one(self, event: EventIn) -> str:
-        stored = self._append_models([event], "python")
-        if stored.refused:
-            raise InvalidInput(f"invalid event: {stored.refused[0]}")
-        return stored.event_ids[0]
+    def _one(self, fields: dict[str, Any], *, identify: bool) -> str:
+        result = self.ingest([fields], "python", identify=identify)
+        if result.rejected:
+            errors = result.rejected[0]["errors"]
+            what = "identify call" if identify else "event"
+            raise InvalidInput(
+                f"invalid {what}: " + "; ".join(f"{e['field']}: {e['reason']}" for e in errors), details=errors
+            )
+        return str((result.accepted or result.duplicates)[0]["event_id"])
 
     def ingest(self, items: list[Any], source: str = "api", *, identify: bool = False) -> BatchResult:
         """Validate a batch item by item and store the good ones; the result lists every item."""
+        return self.store_batch(self.prepare_batch(items, identify=identify), source)
+
+    def prepare_batch(self, items: list[Any], *, identify: bool = False) -> PreparedBatch:
+        """Validate a batch item by item (no I/O: the API runs this outside the writer thread)."""
         if len(items) > MAX_BATCH:
             raise PayloadTooLarge(f"a batch may hold at most {MAX_BATCH} items, got {len(items)}")
-        good: list[tuple[int, EventIn]] = []
+        good: list[int] = []
+        rows: list[dict[str, Any]] = []
         rejected: list[dict[str, Any]] = []
+        now = utcnow()
         for index, item in enumerate(items):
             try:
                 if not isinstance(item, dict):
                     raise InvalidInput("each item must be a JSON object")
                 event = IdentifyIn.model_validate(item).as_event() if identify else EventIn.model_validate(item)
-                good.append((index, event))
             except ValidationError as exc:
                 rejected.append({"index": index, "event_id": _maybe_id(item), "errors": field_errors(exc)})
+                continue
             except InvalidInput as exc:
                 rejected.append({"index": index, "event_id": None, "errors": [{"field": "item", "reason": exc.message}]})
-        stored = self._append_models([e for _, e in good], source)
-        accepted, duplicates = [], []
-        for pos, ((index, _), event_id) in enumerate(zip(good, stored.event_ids, strict=True)):
-            if pos in stored.refused:
-                field, _, reason = stored.refused[pos].partition(": ")
-                rejected.append({"index": index, "event_id": event_id, "errors": [{"field": field, "reason": reason}]})
-            else:
-                (duplicates if pos in stored.duplicate_rows else accepted).append({"index": index, "event_id": event_id})
-        rejected.sort(key=lambda r: r["index"])
-        return BatchResult(accepted=accepted, duplicates=duplicates, rejected=rejected)
+                continue
+            row = event.row(now)
+            row["properties"] = orjson.dumps(row["properties"]).decode()
+            good.append(index)
+            rows.append(row)
+        return PreparedBatch(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), good, rejected)
 
-    def _append_models(self, events: list[EventIn], source: str) -> _Stored:
-        now = utcnow()
-        rows = [e.row(now) for e in events]
-        for r in rows:
-            r["properties"] = orjson.dumps(r["properties"]).decode()
-        table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
-        result = self.store.append_events(table, source, first_row=0)
-        return _Stored([r["event_id"] for r in rows], set(result.duplicate_rows), dict(result.rejects))
+    def store_batch(self, batch: PreparedBatch, source: str) -> BatchResult:
+        """Store a prepared batch; events already stored are reported as duplicates."""
+        result = self.store.append_events(batch.table, source, validated=True)
+        dups = set(result.duplicate_rows)
+        ids = batch.table.column("event_id").to_pylist()
+        accepted, duplicates = [], []
+        for pos, (index, event_id) in enumerate(zip(batch.indexes, ids, strict=True)):
+            (duplicates if pos in dups else accepted).append({"index": index, "event_id": event_id})
+        return BatchResult(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)
 
     # ---- files ---------------------------------------------------------------------
     def import_events(
@@ -333,13 +341,6 @@ class Workspace:
         if not apikeys.allows(record["scope"], needed):
             raise Forbidden(f"this key has scope {record['scope']!r}; this needs {needed!r}")
         return str(record["key_id"])
-
-
-@dataclass(frozen=True)
-class _Stored:
-    event_ids: list[str]
-    duplicate_rows: set[int]
-    refused: dict[int, str]  # rows the store's checks refused (the model's checks should catch all)
 
 
 def _maybe_id(item: Any) -> str | None:

@@ -124,14 +124,16 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
     async def post_events(request: Request) -> JSON:
         """Store a batch of touchpoints (at most 5,000). Each item is accepted, a duplicate, or rejected with reasons."""
         items = await json_items(request, "events")
-        result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api"))
+        prepared = await run_in_threadpool(ws.prepare_batch, items)
+        result = await run_in_threadpool(writer(request).submit, lambda: ws.store_batch(prepared, "api"))
         return batch_response(result)
 
     @app.post("/v1/identify", tags=["collect"], dependencies=[Depends(scope("write"))])
     async def post_identify(request: Request) -> JSON:
         """Link an anonymous id to an e-mail or CRM id, with contact traits and account traits."""
         items = await json_items(request, "identifies")
-        result = await run_in_threadpool(writer(request).submit, lambda: ws.ingest(items, "api", identify=True))
+        prepared = await run_in_threadpool(lambda: ws.prepare_batch(items, identify=True))
+        result = await run_in_threadpool(writer(request).submit, lambda: ws.store_batch(prepared, "api"))
         return batch_response(result)
 
     @app.get("/v1/contacts/{key}", tags=["views"], dependencies=[Depends(scope("read")), Depends(fresh)])

@@ -105,7 +105,11 @@ def reason_sql(names: set[str]) -> str:
             "'email: not an e-mail address'",
         ),
         *[
-            (f"length({col[c]}::VARCHAR) > {MAX_ID_LENGTH}", f"'{c}: longer than {MAX_ID_LENGTH} characters'")
+            # strlen (bytes) is free; length (characters) only where the bytes are too many
+            (
+                f"strlen({col[c]}::VARCHAR) > {MAX_ID_LENGTH} AND length({col[c]}::VARCHAR) > {MAX_ID_LENGTH}",
+                f"'{c}: longer than {MAX_ID_LENGTH} characters'",
+            )
             for c in _ID_COLUMNS
             if c in names
         ],
@@ -114,7 +118,8 @@ def reason_sql(names: set[str]) -> str:
             "'value: not a finite number'",
         ),
         (
-            f"nullif(trim({col['properties']}::VARCHAR), '') IS NOT NULL AND (NOT json_valid({col['properties']}::VARCHAR) OR json_type({col['properties']}::VARCHAR) <> 'OBJECT')",
+            f"nullif(trim({col['properties']}::VARCHAR), '') IS NOT NULL "
+            f"AND try(json_type({col['properties']}::VARCHAR)) IS DISTINCT FROM 'OBJECT'",
             "'properties: not a JSON object'",
         ),
     ]

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from polku.collect.columns import EVENT_SCHEMA, check_columns
+from polku.collect.sources import ParquetRange
 from polku.errors import InvalidInput
 from polku.model import EventIn, utcnow
 
@@ -33,7 +34,7 @@ BATCH_ROWS: Final[int] = 500_000
 class Chunk:
     """A slice of a file: its rows as columns, the line of its first row, and rows already refused."""
 
-    table: pa.Table
+    table: pa.Table | ParquetRange
     first_line: int
     rows: int
     rejects: list[tuple[int, str]] = field(default_factory=list)
@@ -80,12 +81,12 @@ def _parquet(path: Path) -> Iterator[Chunk]:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidInput(f"{path.name} is not a readable Parquet file: {exc}") from exc
-    check_columns(pf.schema_arrow.names)
-    row = 1
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-        table = pa.Table.from_batches([batch])
-        yield Chunk(table, row, table.num_rows)
-        row += table.num_rows
+    names = pf.schema_arrow.names
+    check_columns(names)
+    total = pf.metadata.num_rows
+    for start in range(0, total, BATCH_ROWS):
+        stop = min(start + BATCH_ROWS, total)
+        yield Chunk(ParquetRange(path, start, stop, tuple(names)), start + 1, stop - start)
 
 
 def _csv(path: Path) -> Iterator[Chunk]:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from polku.errors import WorkspaceLocked
 from polku.collect.columns import normal_sql, reason_sql
+from polku.collect.sources import ParquetRange
 from polku.store.keyindex import KeyIndex, Keys
 from polku.store.schema import DERIVED_DDL, MIGRATIONS, SCHEMA_VERSION
 
@@ -170,81 +171,98 @@ class DuckStore:
             self._keys = KeyIndex(keys.to_numpy(zero_copy_only=False).astype(np.uint64, copy=False))
         return self._keys
 
-    def append_events(self, batch: pa.Table, source: str, *, first_row: int = 1, write: bool = True) -> AppendResult:
-        """Validate, deduplicate and append a batch of event columns (raw strings or typed).
+    def append_events(
+        self, batch: pa.Table | ParquetRange, source: str, *, first_row: int = 1, write: bool = True,
+        validated: bool = False,
+    ) -> AppendResult:
+        """Validate, deduplicate and append event columns (raw strings or typed).
 
-        Rows with a problem are returned as rejects (numbered from ``first_row``) and not
-        stored; an id already stored is skipped. ``write=False`` only validates. Call
-        inside ``transaction()`` to make several appends one atomic commit; alone, the
-        append is its own transaction.
+        ``batch`` is an Arrow table or a range of rows of a Parquet file (read by DuckDB
+        itself, so no copy is held in Python). Rows with a problem are returned as rejects
+        (numbered from ``first_row``) and not stored; an id already stored is skipped.
+        ``write=False`` only validates; ``validated=True`` skips the checks for batches the
+        pydantic models already validated. Call inside ``transaction()`` to make several
+        appends one atomic commit; alone, the append is its own transaction.
         """
-        if batch.num_rows == 0:
+        if (batch.num_rows if isinstance(batch, pa.Table) else batch.stop - batch.start) == 0:
             return AppendResult(0, [], [])
         with self._lock:
             if not self._in_txn and write:
                 with self.transaction():
-                    return self._append(batch, source, first_row, write)
-            return self._append(batch, source, first_row, write)
+                    return self._append(batch, source, first_row, write, validated)
+            return self._append(batch, source, first_row, write, validated)
 
-    def _append(self, batch: pa.Table, source: str, first_row: int, write: bool) -> AppendResult:
-        con = self._con
-        names = set(batch.column_names)
-        con.register("_raw", batch)
-        try:
-            checked = con.sql(
-                f"SELECT reason, hash(event_id) AS k FROM (SELECT {reason_sql(names)} AS reason, "
-                f"{normal_sql(names, only=('event_id',))} FROM _raw)"
-            ).to_arrow_table()
-        finally:
-            con.unregister("_raw")
-        reason = checked.column("reason")
-        bad = np.flatnonzero(pc.is_valid(reason).to_numpy(zero_copy_only=False))
-        rejects = [(first_row + int(i), str(reason[int(i)])) for i in bad]
-        if not write:
-            return AppendResult(0, [], rejects)
-        keys = checked.column("k").to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
-        keep = np.ones(len(keys), dtype=bool)
-        keep[bad] = False
-        dup = self._duplicates(batch, keys, keep, names)
-        keep &= ~dup
-        n = int(keep.sum())
-        if n:
-            seq = np.cumsum(keep, dtype=np.int64) + self._seq
-            new = (
-                batch.append_column("_keep", pa.array(keep))
-                .append_column("_seq", pa.array(seq))
-                .append_column("_key", pa.array(keys, type=pa.uint64()))
+    @contextmanager
+    def _relation(self, batch: pa.Table | ParquetRange) -> Iterator[tuple[str, set[str]]]:
+        """The batch as a SQL relation with a ``_row`` column (0, 1, ...), and its column names."""
+        if isinstance(batch, ParquetRange):
+            path = str(batch.path).replace("'", "''")
+            yield (
+                f"(SELECT file_row_number - {batch.start} AS _row, * EXCLUDE (file_row_number) "
+                f"FROM read_parquet('{path}', file_row_number = true) "
+                f"WHERE file_row_number >= {batch.start} AND file_row_number < {batch.stop})",
+                set(batch.columns),
             )
-            con.register("_new", new)
-            try:
-                con.execute(
-                    f"""INSERT INTO events
-                    SELECT _seq, _key, event_id, ts, type, channel, anonymous_id, email, crm_id, account_id,
-                           topic, value, properties, {IDENTITY_SQL}, now(), ?
-                    FROM (SELECT _keep, _seq, _key, {normal_sql(names)} FROM _new) WHERE _keep""",
-                    [source],
-                )
-            finally:
-                con.unregister("_new")
-            self._seq += n
-            self._key_index().add(keys[keep])
+            return
+        self._con.register("_raw", batch.append_column("_row", pa.array(np.arange(batch.num_rows))))
+        try:
+            yield "_raw", set(batch.column_names)
+        finally:
+            self._con.unregister("_raw")
+
+    def _append(
+        self, batch: pa.Table | ParquetRange, source: str, first_row: int, write: bool, validated: bool
+    ) -> AppendResult:
+        con = self._con
+        with self._relation(batch) as (rel, names):
+            reason_expr = "NULL::VARCHAR" if validated else reason_sql(names)
+            checked = con.sql(
+                f"SELECT reason, hash(event_id) AS k, event_id FROM (SELECT _row, {reason_expr} AS reason, "
+                f"{normal_sql(names, only=('event_id',))} FROM {rel}) ORDER BY _row"
+            ).to_arrow_table()
+            reason = checked.column("reason")
+            bad = np.flatnonzero(pc.is_valid(reason).to_numpy(zero_copy_only=False))
+            rejects = [(first_row + int(i), str(reason[int(i)])) for i in bad]
+            if not write:
+                return AppendResult(0, [], rejects)
+            keys = checked.column("k").to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
+            keep = np.ones(len(keys), dtype=bool)
+            keep[bad] = False
+            dup = self._duplicates(checked.column("event_id"), keys, keep)
+            keep &= ~dup
+            n = int(keep.sum())
+            if n:
+                # seq follows the row position; rows left out leave gaps, which is harmless.
+                drop = pa.table({"_row": pa.array(np.flatnonzero(~keep), type=pa.int64())})
+                con.register("_drop", drop)
+                try:
+                    con.execute(
+                        f"""INSERT INTO events
+                        SELECT {self._seq + 1} + _row, hash(event_id), event_id, ts, type, channel, anonymous_id,
+                               email, crm_id, account_id, topic, value, properties, {IDENTITY_SQL}, now(), ?
+                        FROM (SELECT _row, {normal_sql(names)} FROM {rel}
+                              WHERE _row NOT IN (SELECT _row FROM _drop))""",
+                        [source],
+                    )
+                finally:
+                    con.unregister("_drop")
+                self._seq += len(keys)
+                self._key_index().add(keys[keep])
         return AppendResult(inserted=n, duplicate_rows=np.flatnonzero(dup).tolist(), rejects=rejects)
 
-    def _duplicates(self, batch: pa.Table, keys: Keys, candidates: npt.NDArray[np.bool_], names: set[str]) -> npt.NDArray[np.bool_]:
+    def _duplicates(self, event_ids: pa.ChunkedArray, keys: Keys, candidates: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """Which candidate rows repeat an earlier row of the batch or an event already stored."""
         dup = np.zeros(len(keys), dtype=bool)
-        ids: list[str] | None = None
         rows = np.flatnonzero(candidates)
         _, first, counts = np.unique(keys[rows], return_index=True, return_counts=True)
         if (counts > 1).any():  # the same key twice in the batch: compare the ids themselves
-            ids = self._event_ids(batch, names)
             seen: set[str] = set()
             for i in rows[np.isin(keys[rows], keys[rows][first[counts > 1]])]:
-                dup[i] = ids[i] in seen
-                seen.add(ids[i])
+                event_id = event_ids[int(i)].as_py()
+                dup[i] = event_id in seen
+                seen.add(event_id)
         hits = rows[self._key_index().contains(keys[rows]) & ~dup[rows]]
         if len(hits):  # a key hit only says "maybe": confirm with the stored ids
-            ids = ids or self._event_ids(batch, names)
             self._con.register("_hit_keys", pa.table({"k": pa.array(np.unique(keys[hits]), type=pa.uint64())}))
             try:
                 stored = {
@@ -256,15 +274,8 @@ class DuckStore:
             finally:
                 self._con.unregister("_hit_keys")
             for i in hits:
-                dup[i] = ids[i] in stored
+                dup[i] = event_ids[int(i)].as_py() in stored
         return dup
-
-    def _event_ids(self, batch: pa.Table, names: set[str]) -> list[str]:
-        self._con.register("_raw", batch)
-        try:
-            return [r[0] for r in self._con.execute(f"SELECT {normal_sql(names, only=('event_id',))} FROM _raw").fetchall()]
-        finally:
-            self._con.unregister("_raw")
 
     # ---- operational state ----------------------------------------------------
     def execute(self, sql: str, params: list[Any] | None = None) -> None:

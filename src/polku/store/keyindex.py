@@ -30,10 +30,16 @@ class KeyIndex:
     def contains(self, keys: Keys) -> npt.NDArray[np.bool_]:
         """For each key, whether it may already be stored."""
         found = np.zeros(len(keys), dtype=bool)
+        if not self._runs or not len(keys):
+            return found
+        order = np.argsort(keys, kind="stable")  # sorted probes search far faster
+        probe = keys[order]
+        hit = np.zeros(len(keys), dtype=bool)
         for run in self._runs:
-            pos = np.searchsorted(run, keys)
+            pos = np.searchsorted(run, probe)
             pos[pos == len(run)] = 0
-            found |= run[pos] == keys
+            hit |= run[pos] == probe
+        found[order] = hit
         return found
 
     def add(self, keys: Keys) -> None:
