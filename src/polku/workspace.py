@@ -231,13 +231,15 @@ class Workspace:
         return result
 
     # ---- derived views ---------------------------------------------------------------
-    def _state_token(self) -> str:
+    def _state_token(self, meta: dict[str, str] | None = None) -> str:
+        meta = self.store.all_meta() if meta is None else meta
         rules = hashlib.sha1(repr(self.rules).encode()).hexdigest()[:12]
-        return f"{self.store.last_seq}|{self.store.meta('crm_changed')}|{self.store.meta('overrides_changed')}|{rules}"
+        return f"{self.store.last_seq}|{meta.get('crm_changed')}|{meta.get('overrides_changed')}|{rules}"
 
     def is_fresh(self) -> bool:
         """Whether the derived tables reflect everything stored."""
-        return self.store.meta("refreshed") == self._state_token()
+        meta = self.store.all_meta()
+        return meta.get("refreshed") == self._state_token(meta)
 
     def refresh(self, *, force: bool = False) -> derive.RefreshStats | None:
         """Rebuild identities, contacts, accounts, merges and stages if anything changed."""

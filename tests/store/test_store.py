@@ -31,7 +31,7 @@ def test_new_store_is_at_the_latest_schema(tmp_path: Path) -> None:
 class EverythingHits(KeyIndex):
     """A key index that claims every key is stored, as a collision would."""
 
-    def contains(self, keys: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    def contains_sorted(self, keys: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
         return np.ones(len(keys), dtype=bool)
 
 

@@ -66,6 +66,8 @@ class DuckStore:
         self._lock = threading.RLock()
         self._keys: KeyIndex | None = None
         self._in_txn = False
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
         if not read_only:
             self._migrate()
             self._check_key_function()
@@ -75,6 +77,9 @@ class DuckStore:
     def close(self) -> None:
         """Close the database file."""
         with self._lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
             self._con.close()
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
@@ -82,23 +87,25 @@ class DuckStore:
             rows = self._con.execute(sql, params or []).fetchall()
         return rows[0][0] if rows else None
 
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's own read cursor, so readers never block each other or the writer."""
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._con.cursor()
+            self._local.cursor = cur
+            with self._lock:
+                self._cursors.append(cur)
+        return cur
+
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-        """Run a read query; rows as dicts. Uses its own cursor so readers never block."""
-        cur = self._con.cursor()
-        try:
-            rel = cur.execute(sql, params or [])
-            cols = [d[0] for d in rel.description]
-            return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
-        finally:
-            cur.close()
+        """Run a read query on committed data; rows as dicts."""
+        rel = self._cursor().execute(sql, params or [])
+        cols = [d[0] for d in rel.description]
+        return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
 
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        """Run a read query; the result as an Arrow table."""
-        cur = self._con.cursor()
-        try:
-            return cur.sql(sql, params=params or None).to_arrow_table()
-        finally:
-            cur.close()
+        """Run a read query on committed data; the result as an Arrow table."""
+        return self._cursor().sql(sql, params=params or None).to_arrow_table()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -159,6 +166,10 @@ class DuckStore:
         rows = self.query("SELECT value FROM meta WHERE key = ?", [key])
         return rows[0]["value"] if rows else None
 
+    def all_meta(self) -> dict[str, str]:
+        """Every committed value of the meta table, in one read."""
+        return {r["key"]: r["value"] for r in self.query("SELECT key, value FROM meta")}
+
     def set_meta(self, key: str, value: str) -> None:
         """Set a value in the meta table."""
         with self._lock:
@@ -216,10 +227,13 @@ class DuckStore:
         con = self._con
         with self._relation(batch) as (rel, names):
             reason_expr = "NULL::VARCHAR" if validated else reason_sql(names)
+            # DuckDB keeps insertion order (preserve_insertion_order), so no ORDER BY is needed.
             checked = con.sql(
-                f"SELECT reason, hash(event_id) AS k, event_id FROM (SELECT _row, {reason_expr} AS reason, "
-                f"{normal_sql(names, only=('event_id',))} FROM {rel}) ORDER BY _row"
+                f"SELECT _row, reason, hash(event_id) AS k FROM (SELECT _row, {reason_expr} AS reason, "
+                f"{normal_sql(names, only=('event_id',))} FROM {rel})"
             ).to_arrow_table()
+            if not pc.all(pc.equal(checked.column("_row"), pa.array(np.arange(checked.num_rows)))).as_py():
+                checked = checked.sort_by("_row")
             reason = checked.column("reason")
             bad = np.flatnonzero(pc.is_valid(reason).to_numpy(zero_copy_only=False))
             rejects = [(first_row + int(i), str(reason[int(i)])) for i in bad]
@@ -228,7 +242,7 @@ class DuckStore:
             keys = checked.column("k").to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
             keep = np.ones(len(keys), dtype=bool)
             keep[bad] = False
-            dup = self._duplicates(checked.column("event_id"), keys, keep)
+            dup = self._duplicates(rel, names, keys, keep)
             keep &= ~dup
             n = int(keep.sum())
             if n:
@@ -250,18 +264,22 @@ class DuckStore:
                 self._key_index().add(keys[keep])
         return AppendResult(inserted=n, duplicate_rows=np.flatnonzero(dup).tolist(), rejects=rejects)
 
-    def _duplicates(self, event_ids: pa.ChunkedArray, keys: Keys, candidates: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    def _duplicates(self, rel: str, names: set[str], keys: Keys, candidates: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """Which candidate rows repeat an earlier row of the batch or an event already stored."""
         dup = np.zeros(len(keys), dtype=bool)
         rows = np.flatnonzero(candidates)
-        _, first, counts = np.unique(keys[rows], return_index=True, return_counts=True)
-        if (counts > 1).any():  # the same key twice in the batch: compare the ids themselves
+        order = rows[np.argsort(keys[rows], kind="stable")]  # one sort serves every step below
+        ordered = keys[order]
+        same = np.flatnonzero(ordered[1:] == ordered[:-1])
+        suspects = set(order[same].tolist()) | set(order[same + 1].tolist())
+        hits = order[self._key_index().contains_sorted(ordered)]
+        ids = self._event_ids(rel, names, sorted(suspects | set(hits.tolist())))
+        if suspects:  # the same key twice in the batch: compare the ids themselves
             seen: set[str] = set()
-            for i in rows[np.isin(keys[rows], keys[rows][first[counts > 1]])]:
-                event_id = event_ids[int(i)].as_py()
-                dup[i] = event_id in seen
-                seen.add(event_id)
-        hits = rows[self._key_index().contains(keys[rows]) & ~dup[rows]]
+            for i in sorted(suspects):
+                dup[i] = ids[i] in seen
+                seen.add(ids[i])
+        hits = hits[~dup[hits]]
         if len(hits):  # a key hit only says "maybe": confirm with the stored ids
             self._con.register("_hit_keys", pa.table({"k": pa.array(np.unique(keys[hits]), type=pa.uint64())}))
             try:
@@ -274,8 +292,23 @@ class DuckStore:
             finally:
                 self._con.unregister("_hit_keys")
             for i in hits:
-                dup[i] = event_ids[int(i)].as_py() in stored
+                dup[i] = ids[int(i)] in stored
         return dup
+
+    def _event_ids(self, rel: str, names: set[str], rows: list[int]) -> dict[int, str]:
+        """The normalised event ids of some rows of a batch."""
+        if not rows:
+            return {}
+        self._con.register("_want", pa.table({"_row": pa.array(rows, type=pa.int64())}))
+        try:
+            return dict(
+                self._con.execute(
+                    f"SELECT _row, {normal_sql(names, only=('event_id',))} FROM {rel} "
+                    "WHERE _row IN (SELECT _row FROM _want)"
+                ).fetchall()
+            )
+        finally:
+            self._con.unregister("_want")
 
     # ---- operational state ----------------------------------------------------
     def execute(self, sql: str, params: list[Any] | None = None) -> None:

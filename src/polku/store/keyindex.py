@@ -29,18 +29,21 @@ class KeyIndex:
 
     def contains(self, keys: Keys) -> npt.NDArray[np.bool_]:
         """For each key, whether it may already be stored."""
-        found = np.zeros(len(keys), dtype=bool)
-        if not self._runs or not len(keys):
-            return found
         order = np.argsort(keys, kind="stable")  # sorted probes search far faster
-        probe = keys[order]
+        found = np.zeros(len(keys), dtype=bool)
+        found[order] = self.contains_sorted(keys[order])
+        return found
+
+    def contains_sorted(self, keys: Keys) -> npt.NDArray[np.bool_]:
+        """Like contains, for keys already in ascending order."""
         hit = np.zeros(len(keys), dtype=bool)
         for run in self._runs:
-            pos = np.searchsorted(run, probe)
+            if not len(keys):
+                break
+            pos = np.searchsorted(run, keys)
             pos[pos == len(run)] = 0
-            hit |= run[pos] == probe
-        found[order] = hit
-        return found
+            hit |= run[pos] == keys
+        return hit
 
     def add(self, keys: Keys) -> None:
         """Add keys of newly stored events."""
