@@ -224,89 +224,83 @@ class DuckStore:
     def _append(
         self, batch: pa.Table | ParquetRange, source: str, first_row: int, write: bool, validated: bool
     ) -> AppendResult:
+        """One pass: insert the valid rows, then drop the few that repeat a stored event id."""
         con = self._con
         with self._relation(batch) as (rel, names):
             reason_expr = "NULL::VARCHAR" if validated else reason_sql(names)
-            # DuckDB keeps insertion order (preserve_insertion_order), so no ORDER BY is needed.
-            checked = con.sql(
-                f"SELECT _row, reason, hash(event_id) AS k FROM (SELECT _row, {reason_expr} AS reason, "
-                f"{normal_sql(names, only=('event_id',))} FROM {rel})"
-            ).to_arrow_table()
-            if not pc.all(pc.equal(checked.column("_row"), pa.array(np.arange(checked.num_rows)))).as_py():
-                checked = checked.sort_by("_row")
-            reason = checked.column("reason")
-            bad = np.flatnonzero(pc.is_valid(reason).to_numpy(zero_copy_only=False))
-            rejects = [(first_row + int(i), str(reason[int(i)])) for i in bad]
+            checked = f"(SELECT _row, {reason_expr} AS reason, {normal_sql(names)} FROM {rel})"
+            total = batch.num_rows if isinstance(batch, pa.Table) else batch.stop - batch.start
             if not write:
-                return AppendResult(0, [], rejects)
-            keys = checked.column("k").to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
-            keep = np.ones(len(keys), dtype=bool)
-            keep[bad] = False
-            dup = self._duplicates(rel, names, keys, keep)
-            keep &= ~dup
-            n = int(keep.sum())
-            if n:
-                # seq follows the row position; rows left out leave gaps, which is harmless.
-                drop = pa.table({"_row": pa.array(np.flatnonzero(~keep), type=pa.int64())})
-                con.register("_drop", drop)
-                try:
-                    con.execute(
-                        f"""INSERT INTO events
-                        SELECT {self._seq + 1} + _row, hash(event_id), event_id, ts, type, channel, anonymous_id,
-                               email, crm_id, account_id, topic, value, properties, {IDENTITY_SQL}, now(), ?
-                        FROM (SELECT _row, {normal_sql(names)} FROM {rel}
-                              WHERE _row NOT IN (SELECT _row FROM _drop))""",
-                        [source],
-                    )
-                finally:
-                    con.unregister("_drop")
-                self._seq += len(keys)
-                self._key_index().add(keys[keep])
-        return AppendResult(inserted=n, duplicate_rows=np.flatnonzero(dup).tolist(), rejects=rejects)
+                return AppendResult(0, [], self._rejects(checked, first_row))
+            base = self._seq
+            con.execute(
+                f"""INSERT INTO events
+                SELECT {base + 1} + _row, hash(event_id), event_id, ts, type, channel, anonymous_id, email,
+                       crm_id, account_id, topic, value, properties, {IDENTITY_SQL}, now(), ?
+                FROM {checked} WHERE reason IS NULL""",
+                [source],
+            )
+            self._seq = base + total
+            new = con.sql(f"SELECT seq, event_key FROM events WHERE seq > {base} ORDER BY seq").to_arrow_table()
+            rejects = self._rejects(checked, first_row) if new.num_rows < total else []
+        seqs = new.column("seq").to_numpy()
+        keys = new.column("event_key").to_numpy().astype(np.uint64, copy=False)
+        dup = self._duplicates(seqs, keys, base)
+        if dup.any():
+            self._con.register("_dups", pa.table({"seq": pa.array(seqs[dup])}))
+            try:
+                con.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM _dups)")
+            finally:
+                self._con.unregister("_dups")
+        self._key_index().add(keys[~dup])
+        return AppendResult(
+            inserted=int((~dup).sum()), duplicate_rows=(seqs[dup] - base - 1).tolist(), rejects=rejects
+        )
 
-    def _duplicates(self, rel: str, names: set[str], keys: Keys, candidates: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        """Which candidate rows repeat an earlier row of the batch or an event already stored."""
+    def _rejects(self, checked: str, first_row: int) -> list[tuple[int, str]]:
+        """Rows with a problem, numbered from first_row, with the reason."""
+        rows = self._con.execute(
+            f"SELECT _row, reason FROM {checked} WHERE reason IS NOT NULL ORDER BY _row"
+        ).fetchall()
+        return [(first_row + int(r), str(reason)) for r, reason in rows]
+
+    def _duplicates(self, seqs: npt.NDArray[np.int64], keys: Keys, base: int) -> npt.NDArray[np.bool_]:
+        """Which just-inserted rows repeat an earlier row of the batch or an event stored before it."""
         dup = np.zeros(len(keys), dtype=bool)
-        rows = np.flatnonzero(candidates)
-        order = rows[np.argsort(keys[rows], kind="stable")]  # one sort serves every step below
+        order = np.argsort(keys, kind="stable")  # one sort serves every step below
         ordered = keys[order]
         same = np.flatnonzero(ordered[1:] == ordered[:-1])
-        suspects = set(order[same].tolist()) | set(order[same + 1].tolist())
+        suspects = np.union1d(order[same], order[same + 1])
         hits = order[self._key_index().contains_sorted(ordered)]
-        ids = self._event_ids(rel, names, sorted(suspects | set(hits.tolist())))
-        if suspects:  # the same key twice in the batch: compare the ids themselves
-            seen: set[str] = set()
-            for i in sorted(suspects):
-                dup[i] = ids[i] in seen
-                seen.add(ids[i])
+        if not len(suspects) and not len(hits):
+            return dup
+        ids = self._ids_by_seq(seqs[np.union1d(suspects, hits)])
+        seen: set[str] = set()
+        for i in suspects:  # the same key twice in the batch: the first of equal ids stays
+            event_id = ids[int(seqs[i])]
+            dup[i] = event_id in seen
+            seen.add(event_id)
         hits = hits[~dup[hits]]
-        if len(hits):  # a key hit only says "maybe": confirm with the stored ids
+        if len(hits):  # a key hit only says "maybe": confirm with the ids stored before
             self._con.register("_hit_keys", pa.table({"k": pa.array(np.unique(keys[hits]), type=pa.uint64())}))
             try:
                 stored = {
                     r[0]
                     for r in self._con.execute(
-                        "SELECT event_id FROM events WHERE event_key IN (SELECT k FROM _hit_keys)"
+                        f"SELECT event_id FROM events WHERE event_key IN (SELECT k FROM _hit_keys) AND seq <= {base}"
                     ).fetchall()
                 }
             finally:
                 self._con.unregister("_hit_keys")
             for i in hits:
-                dup[i] = ids[int(i)] in stored
+                dup[i] = ids[int(seqs[i])] in stored
         return dup
 
-    def _event_ids(self, rel: str, names: set[str], rows: list[int]) -> dict[int, str]:
-        """The normalised event ids of some rows of a batch."""
-        if not rows:
-            return {}
-        self._con.register("_want", pa.table({"_row": pa.array(rows, type=pa.int64())}))
+    def _ids_by_seq(self, seqs: npt.NDArray[np.int64]) -> dict[int, str]:
+        """Event ids of some stored rows, by sequence number."""
+        self._con.register("_want", pa.table({"seq": pa.array(seqs, type=pa.int64())}))
         try:
-            return dict(
-                self._con.execute(
-                    f"SELECT _row, {normal_sql(names, only=('event_id',))} FROM {rel} "
-                    "WHERE _row IN (SELECT _row FROM _want)"
-                ).fetchall()
-            )
+            return dict(self._con.execute("SELECT seq, event_id FROM events WHERE seq IN (SELECT seq FROM _want)").fetchall())
         finally:
             self._con.unregister("_want")
 
