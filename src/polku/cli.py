@@ -368,7 +368,7 @@ def serve(
     from polku.api import create_app
 
     with workspace() as ws:
-        out.print(f"Polku serving {ws.home} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+        out.print(f"Polku serving {ws.home} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", soft_wrap=True)
         uvicorn.run(create_app(ws, refresh_seconds=refresh_seconds), host=host, port=port, log_level="warning")
 
 
@@ -408,8 +408,8 @@ def demo(
     stats()
     with workspace() as ws:
         token = ws.create_key("read", "demo")
-    out.print(f"\nA read key for trying the API: [bold]{token}[/bold]", highlight=False)
-    out.print(f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/v1/stats", highlight=False)
+    out.print(f"\nA read key for trying the API: [bold]{token}[/bold]", highlight=False, soft_wrap=True)
+    out.print(f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/v1/stats", highlight=False, soft_wrap=True)
     if serve_after:
         serve(host=SETTINGS.host, port=port, refresh_seconds=SETTINGS.refresh_seconds)
 
