@@ -198,34 +198,43 @@ class Workspace:
 
     def import_accounts(self, path: str | Path, *, skip_bad: bool = False, rejects_path: str | Path | None = None) -> ImportResult:
         """Import a CRM export of accounts (CSV with account_id, name, domain, ...)."""
-        path = Path(path)
-        parsed = crm.parse_accounts(path)
-        result = ImportResult(path=str(path), rows=len(parsed.rows) + len(parsed.rejects), rejects=parsed.rejects)
-        if parsed.rejects and not skip_bad:
-            raise _rejected(path, parsed.rejects)
-        if parsed.rows:
-            result.inserted = self.store.upsert_crm_accounts(crm.accounts_table(parsed.rows))
+
+        def store(rows: list[dict[str, Any]]) -> tuple[int, int]:
+            n = self.store.upsert_crm_accounts(crm.accounts_table(rows))
             self.store.set_meta("crm_changed", utcnow().isoformat())
-        result.rejected = len(parsed.rejects)
-        if parsed.rejects:
-            result.rejects_file = str(_write_rejects(path, parsed.rejects, rejects_path))
-        return result
+            return n, 0
+
+        return self._import_crm(Path(path), crm.parse_accounts(Path(path)), store, skip_bad, rejects_path)
 
     def import_contacts(self, path: str | Path, *, skip_bad: bool = False, rejects_path: str | Path | None = None) -> ImportResult:
         """Import a CRM export of contacts (CSV with crm_id/email, name, role, org_level, account_id, ...)."""
-        path = Path(path)
-        parsed = crm.parse_contacts(path)
-        result = ImportResult(path=str(path), rows=len(parsed.rows) + len(parsed.rejects), rejects=parsed.rejects)
+
+        def store(rows: list[dict[str, Any]]) -> tuple[int, int]:
+            for r in rows:
+                r["properties"] = orjson.dumps(r["properties"]).decode()
+            table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+            appended = self.store.append_events(table, f"crm:{Path(path).name}", validated=True)
+            return appended.inserted, len(appended.duplicate_rows)
+
+        return self._import_crm(Path(path), crm.parse_contacts(Path(path)), store, skip_bad, rejects_path)
+
+    def _import_crm(
+        self,
+        path: Path,
+        parsed: crm.Parsed,
+        store: Callable[[list[dict[str, Any]]], tuple[int, int]],
+        skip_bad: bool,
+        rejects_path: str | Path | None,
+    ) -> ImportResult:
+        """All or nothing unless skip_bad; the rejected rows go to a rejects file."""
+        result = ImportResult(
+            path=str(path), rows=len(parsed.rows) + len(parsed.rejects), rejects=parsed.rejects,
+            rejected=len(parsed.rejects),
+        )
         if parsed.rejects and not skip_bad:
             raise _rejected(path, parsed.rejects)
         if parsed.rows:
-            for r in parsed.rows:
-                r["properties"] = orjson.dumps(r["properties"]).decode()
-            appended = self.store.append_events(pa.Table.from_pylist(parsed.rows, schema=EVENT_SCHEMA), f"crm:{path.name}")
-            if appended.rejects:
-                raise InvalidInput(f"{path.name}: rows refused by the store: {appended.rejects[:5]}")
-            result.inserted, result.duplicates = appended.inserted, len(appended.duplicate_rows)
-        result.rejected = len(parsed.rejects)
+            result.inserted, result.duplicates = store(parsed.rows)
         if parsed.rejects:
             result.rejects_file = str(_write_rejects(path, parsed.rejects, rejects_path))
         return result
