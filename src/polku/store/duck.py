@@ -17,11 +17,10 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from polku.errors import WorkspaceLocked
 from polku.collect.columns import normal_sql, reason_sql
 from polku.collect.sources import ParquetRange
+from polku.errors import WorkspaceLocked
 from polku.store.keyindex import KeyIndex, Keys
 from polku.store.schema import DERIVED_DDL, MIGRATIONS, SCHEMA_VERSION
 
