@@ -147,7 +147,8 @@ class Workspace:
         result = self.store.append_events(batch.table, source, validated=True)
         dups = set(result.duplicate_rows)
         ids = batch.table.column("event_id").to_pylist()
-        accepted, duplicates = [], []
+        accepted: list[dict[str, Any]] = []
+        duplicates: list[dict[str, Any]] = []
         for pos, (index, event_id) in enumerate(zip(batch.indexes, ids, strict=True)):
             (duplicates if pos in dups else accepted).append({"index": index, "event_id": event_id})
         return BatchResult(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)
@@ -296,8 +297,9 @@ class Workspace:
         if anchors[0] == anchors[1]:
             raise InvalidInput(f"{a!r} and {b!r} are already the same contact")
         now = utcnow()
-        operational.drop_overrides(store, "split", *anchors)
-        operational.add_override(store, _oid("merge", *anchors), "merge", *anchors, reason, now, now)
+        a_id, b_id = anchors
+        operational.drop_overrides(store, "split", a_id, b_id)
+        operational.add_override(store, _oid("merge", a_id, b_id), "merge", a_id, b_id, reason, now, now)
         store.set_meta("overrides_changed", now.isoformat())
         self.refresh()
         return profiles.find_contact_id(store, anchors[0])

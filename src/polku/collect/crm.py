@@ -130,14 +130,16 @@ def parse_contacts(path: Path) -> Parsed:
             if key in traits:
                 traits[key] = _role(traits[key])
         try:
-            ident = IdentifyIn(
-                ts=row.get("updated_at") or None,
-                channel=Channel.crm,
-                anonymous_id=row.get("anonymous_id") or None,
-                email=row.get("email") or None,
-                crm_id=row.get("crm_id") or None,
-                account_id=row.get("account_id") or None,
-                traits=traits,
+            ident = IdentifyIn.model_validate(
+                {
+                    "ts": row.get("updated_at") or None,
+                    "channel": Channel.crm,
+                    "anonymous_id": row.get("anonymous_id") or None,
+                    "email": row.get("email") or None,
+                    "crm_id": row.get("crm_id") or None,
+                    "account_id": row.get("account_id") or None,
+                    "traits": traits,
+                }
             )
         except ValidationError as exc:
             out.rejects.append((line, describe(exc)))
