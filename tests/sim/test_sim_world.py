@@ -57,9 +57,20 @@ def _contact_of(truth: dict[str, Any]) -> dict[tuple[str, str], int]:
     return out
 
 
-def _owner(row: dict[str, Any], contact_of: dict[tuple[str, str], int]) -> int:
-    """The true contact behind an event, asserting all its identities agree."""
-    found = {contact_of[k, row[k]] for k in IDS if row[k] is not None}
+def _shared(truth: dict[str, Any]) -> set[tuple[str, str]]:
+    """(anonymous_id, colleague e-mail) of each planted shared-device identify."""
+    return {(s["anonymous_id"], s["colleague"]) for s in truth["shared_devices"]}
+
+
+def _owner(
+    row: dict[str, Any], contact_of: dict[tuple[str, str], int], shared: set[tuple[str, str]]
+) -> int:
+    """The true contact behind an event, asserting all its identities agree, except the
+    cookie of a shared-device identify (the event is the colleague's, on someone's device)."""
+    keys = IDS
+    if row["type"] == "identify" and (row["anonymous_id"], row["email"]) in shared:
+        keys = ("email", "crm_id")
+    found = {contact_of[k, row[k]] for k in keys if row[k] is not None}
     assert len(found) == 1, row
     return found.pop()
 
@@ -190,8 +201,9 @@ def test_identify_calls(world: World, rows: list[dict[str, Any]]) -> None:
 
 def test_second_devices_get_their_own_identify(world: World, rows: list[dict[str, Any]]) -> None:
     anon_by_email: dict[str, set[str]] = defaultdict(set)
+    shared = _shared(world.truth)
     for r in rows:
-        if r["type"] == "identify":
+        if r["type"] == "identify" and (r["anonymous_id"], r["email"]) not in shared:
             anon_by_email[r["email"]].add(r["anonymous_id"])
     two = [e for e, a in anon_by_email.items() if len(a) == 2]
     assert 0.07 < len(two) / len(anon_by_email) < 0.25
@@ -203,7 +215,10 @@ def test_second_devices_get_their_own_identify(world: World, rows: list[dict[str
     for r in rows:
         if r["anonymous_id"]:
             first_seen.setdefault(r["anonymous_id"], r["ts"])
-    identify_ts = {r["anonymous_id"]: r["ts"] for r in rows if r["type"] == "identify"}
+    identify_ts = {
+        r["anonymous_id"]: r["ts"] for r in rows
+        if r["type"] == "identify" and (r["anonymous_id"], r["email"]) not in shared
+    }
     assert all(first_seen[a] <= identify_ts[a] for e in two for a in anon_by_email[e])
 
 
@@ -242,10 +257,10 @@ def test_truth_stages_follow_the_stage_rule(world: World, rows: list[dict[str, A
     for stage, types in world.truth["stage_rule"].items():
         for t in types:
             rule[t] = STAGE_RANK[stage]
-    contact_of = _contact_of(world.truth)
+    contact_of, shared = _contact_of(world.truth), _shared(world.truth)
     stage = [0] * len(world.truth["contacts"])
     for r in rows:
-        i = _owner(r, contact_of)
+        i = _owner(r, contact_of, shared)
         rank = rule.get(r["type"], 0)
         if r["type"] == "page_view" and json.loads(r["properties"])["path"].startswith("/pricing"):
             rank = rule["page_view:/pricing*"]
@@ -257,7 +272,7 @@ def test_truth_touches_are_exactly_the_logged_touches(
     world: World, rows: list[dict[str, Any]]
 ) -> None:
     truth = world.truth
-    contact_of = _contact_of(truth)
+    contact_of, shared = _contact_of(truth), _shared(truth)
     windows = {
         i: tuple(datetime.fromisoformat(c["nurture"][k]) for k in ("start", "end"))
         for i, c in enumerate(truth["contacts"])
@@ -265,7 +280,7 @@ def test_truth_touches_are_exactly_the_logged_touches(
     }
     counted: dict[int, Counter[str]] = defaultdict(Counter)
     for r in rows:
-        i = _owner(r, contact_of)
+        i = _owner(r, contact_of, shared)
         if i in windows and r["type"] != "identify" and r["channel"] in truth["channel_effects"]:
             lo, hi = windows[i]
             if lo <= r["ts"] < hi:

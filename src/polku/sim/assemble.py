@@ -12,6 +12,7 @@ from polku.model import EVENT_COLUMNS
 from polku.sim import words as W
 from polku.sim.events import KIND_IDENTIFY, KIND_PERSON, KIND_WEB, Clock, EventColumns
 from polku.sim.ids import event_ids
+from polku.sim.journeys import SharedDevices
 from polku.sim.people import LEVELS, ROLES, Accounts, Contacts
 from polku.sim.vocab import CHANNEL_CODE, CHANNEL_LIST, TOPICS, TYPES, prop_vocab
 
@@ -91,8 +92,13 @@ def _take(values: pa.Array, index: np.ndarray, present: np.ndarray | None = None
 def events_table(
     rng: np.random.Generator, cols: EventColumns, c: Contacts, acc: Accounts, clock: Clock,
     crm_known: np.ndarray, extra_props: list[str], seed: int, block: int,
+    shared: SharedDevices | None = None,
 ) -> pa.Table:
-    """The block's events as a ts-sorted table with EVENT_SCHEMA and unique event ids."""
+    """The block's events as a ts-sorted table with EVENT_SCHEMA and unique event ids.
+
+    `shared` adds the shared-device identify calls: a colleague's e-mail (and CRM id,
+    when the CRM knows them) on another contact's cookie.
+    """
     order = np.argsort(cols.ts, kind="stable")
     who = cols.contact[order]
     ts = cols.ts[order]
@@ -119,7 +125,7 @@ def events_table(
     topic = cols.topic[order].astype(np.int64)
     value = cols.value[order]
     arrays = [
-        event_ids(seed, block, n),
+        pa.nulls(n, pa.string()),  # event ids are numbered once the shared devices are in
         pa.array(ts, type=pa.timestamp("us", tz="UTC")),
         _take(types, cols.type[order].astype(np.int64)),
         _take(channels, chan.astype(np.int64)),
@@ -130,6 +136,37 @@ def events_table(
         _take(topics, np.maximum(topic, 0), topic >= 0),
         pa.array(value, type=pa.float64(), mask=np.isnan(value)),
         _take(props, cols.prop[order].astype(np.int64)),
+    ]
+    table = pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+    if shared is not None and len(shared):
+        extra = _shared_table(shared, c, acc, crm_known, props, types, channels)
+        table = pa.concat_tables([table, extra])
+        ts = np.concatenate([ts, shared.ts])
+        table = table.take(pa.array(np.argsort(ts, kind="stable")))
+    return table.set_column(0, EVENT_SCHEMA.field(0), event_ids(seed, block, table.num_rows))
+
+
+def _shared_table(
+    shared: SharedDevices, c: Contacts, acc: Accounts, crm_known: np.ndarray, props: pa.Array,
+    types: pa.Array, channels: pa.Array,
+) -> pa.Table:
+    """The shared-device identify calls (web): the owner's cookie, the colleague's identity."""
+    order = np.argsort(shared.ts, kind="stable")
+    owner, who, ts = shared.owner[order], shared.colleague[order], shared.ts[order]
+    n = len(ts)
+    account_known = (crm_known | c.freemail)[who]
+    arrays = [
+        pa.nulls(n, pa.string()),
+        pa.array(ts, type=pa.timestamp("us", tz="UTC")),
+        _take(types, np.full(n, TYPES.index("identify"), np.int64)),
+        _take(channels, np.full(n, CHANNEL_CODE["web"], np.int64)),
+        _take(pa.array(c.anonymous_id, pa.string()), 2 * owner),
+        _take(pa.array(c.email, pa.string()), who),
+        _take(pa.array(c.crm_id, pa.string()), who, crm_known[who]),
+        _take(pa.array(acc.account_id, pa.string()), c.account[who], account_known),
+        pa.nulls(n, pa.string()),
+        pa.nulls(n, pa.float64()),
+        _take(props, shared.prop[order].astype(np.int64)),
     ]
     return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
 

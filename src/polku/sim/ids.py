@@ -19,9 +19,14 @@ def seed_mix(seed: int, salt: str) -> int:
     return int.from_bytes(digest, "big")
 
 
-def block_rng(seed: int, block: int) -> np.random.Generator:
-    """The random generator of one block of accounts, independent of every other block."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, block, 0x504F4C4B55])))
+def block_rng(seed: int, block: int, stream: int = 0) -> np.random.Generator:
+    """The random generator of one block of accounts, independent of every other block.
+
+    Stream 0 drives the block's world; other streams are independent side channels, so a
+    rare extra (such as the shared devices) never shifts the draws of the world itself.
+    """
+    entropy = [seed, block, 0x504F4C4B55] + ([stream] if stream else [])
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
 
 
 def scramble(keys: np.ndarray, seed: int, salt: str) -> np.ndarray:

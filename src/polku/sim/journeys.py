@@ -6,10 +6,12 @@ opportunity decision, so the touches the decision counts are exactly the logged 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from polku.model import STAGE_RANK
-from polku.sim.events import KIND_IDENTIFY, KIND_PERSON, KIND_WEB, EventBuffer
+from polku.sim.events import KIND_IDENTIFY, KIND_PERSON, KIND_WEB, Clock, EventBuffer
 from polku.sim.people import Contacts
 from polku.sim.vocab import (
     CAMPAIGN_PATH,
@@ -144,6 +146,50 @@ def identify_calls(buf: EventBuffer, vocab: PropVocab, c: Contacts, traits: np.n
             who[landing], t[landing], "page_view", device=device, kind=KIND_WEB,
             prop=vocab.page[0, 0],
         )
+
+
+@dataclass(frozen=True)
+class SharedDevices:
+    """Colleagues who identified on another contact's device (device 0), one per row."""
+
+    owner: np.ndarray  # the contact whose cookie it is
+    colleague: np.ndarray  # the identified colleague (same account) who signed in on it
+    ts: np.ndarray  # µs, after both were identified
+    prop: np.ndarray  # the colleague's identify traits (property index)
+
+    def __len__(self) -> int:
+        """Number of shared-device identifications."""
+        return len(self.owner)
+
+
+def shared_devices(
+    rng: np.random.Generator, c: Contacts, clock: Clock, p: float, traits: np.ndarray
+) -> SharedDevices:
+    """A share p of identified contacts whose device a colleague of the same account later
+    identifies on (a shared laptop): at most one per account, so each is one merge.
+
+    Uses its own generator, so planting these never changes the rest of the world.
+    """
+    tid = clock.to_us_or_never(c.t_id)
+    ident = np.flatnonzero(tid < clock.end_us)  # identified in the window; grouped by account
+    n_acc = int(c.account.max()) + 1 if len(c) else 0
+    per_acc = np.bincount(c.account[ident], minlength=n_acc)
+    first = np.cumsum(per_acc) - per_acc
+    rank = np.arange(len(ident)) - first[c.account[ident]]  # position among the account's identified
+    u = rng.random((len(ident), 3))  # draws per identified contact, independent of p
+    pick = np.flatnonzero((u[:, 0] < p) & (per_acc[c.account[ident]] >= 2))
+    _, keep = np.unique(c.account[ident[pick]], return_index=True)  # at most one per account
+    pick = pick[keep]
+    owner = ident[pick]
+    a = c.account[owner]
+    k = np.floor(u[pick, 1] * (per_acc[a] - 1)).astype(np.int64)
+    colleague = ident[first[a] + k + (k >= rank[pick])]
+    later = np.maximum(c.t_id[owner], c.t_id[colleague])
+    delay = 0.05 - 30.0 * clock.scale * np.log1p(-u[pick, 2])  # days: over an hour, a month on average
+    t = clock.office(later + delay, rng)  # a colleague signs in at the office
+    ts = clock.to_us(t)
+    inside = ts < clock.end_us
+    return SharedDevices(owner[inside], colleague[inside], ts[inside], traits[colleague[inside]])
 
 
 def interest(buf: EventBuffer, vocab: PropVocab, c: Contacts) -> None:

@@ -44,6 +44,7 @@ class SimParams:
     nurture_rates: dict[str, float] = field(default_factory=_nurture_rates)
     p_identify: float = 0.70
     p_second_device: float = 0.15
+    p_shared_device: float = 0.01  # a colleague later identifies on an identified contact's device
     p_freemail: float = 0.05
     p_crm_known: float = 0.60
     p_prospect: float = 0.60

@@ -5,8 +5,11 @@ n_events, events_per_account, start, days, block_size; channel_effects (true log
 per touch) with opportunity_intercept and touch_rule; base_rates, purchase_rate,
 repeat_orders_per_year, renewal_rate; stage_rule (event types proving each stage) and
 stage_counts; stages and devices (by e-mail, including the never-seen addresses of
-visitors); anonymous_links ([anonymous_id, email] revealed by identify calls);
-customer_accounts; contacts (one record each, with nurture window and touches); params.
+visitors); anonymous_links ([anonymous_id, email] revealed by the person's own identify
+calls); shared_devices (a colleague of the same account identifying on a contact's device:
+{anonymous_id, owner, colleague, ts}, each one wrong link for identity resolution to merge
+and a user to unmerge; not in anonymous_links); customer_accounts; contacts (one record
+each, with nurture window and touches); params.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from polku.model import STAGE_ORDER
 from polku.sim.events import KIND_IDENTIFY, NEVER, EventColumns
 from polku.sim.funnel import Customers, Decision, Sales
+from polku.sim.journeys import SharedDevices
 from polku.sim.params import SimParams
 from polku.sim.people import LEVELS, ROLES, Accounts, Contacts
 from polku.sim.vocab import STAGE_EVIDENCE
@@ -48,7 +52,7 @@ def contact_stages(cols: EventColumns, n: int) -> np.ndarray:
 
 def block_truth(
     cols: EventColumns, c: Contacts, acc: Accounts, dec: Decision, sale: Sales, cust: Customers,
-    stage: np.ndarray, crm_known: np.ndarray,
+    stage: np.ndarray, crm_known: np.ndarray, shared: SharedDevices,
 ) -> dict[str, Any]:
     """The truth about one block's contacts, identities and customers."""
     used = np.zeros((len(c), 2), dtype=bool)
@@ -87,9 +91,23 @@ def block_truth(
             }
         contacts.append(record)
     customers = np.flatnonzero(np.isfinite(cust.account_since)).tolist()
+    order = np.argsort(shared.ts, kind="stable")
+    shared_devices = [
+        {
+            "anonymous_id": c.anonymous_id[2 * o],
+            "owner": c.email[o],
+            "colleague": c.email[k],
+            "ts": iso(t),
+        }
+        for o, k, t in zip(
+            shared.owner[order].tolist(), shared.colleague[order].tolist(), shared.ts[order].tolist(),
+            strict=True,
+        )
+    ]
     return {
         "contacts": contacts,
         "anonymous_links": links,
+        "shared_devices": shared_devices,
         "customer_accounts": [acc.account_id[a] for a in customers],
     }
 
@@ -120,6 +138,7 @@ def world_truth(
         "base_rates": {
             "identify": params.p_identify,
             "second_device": params.p_second_device,
+            "shared_device": params.p_shared_device,
             "freemail": params.p_freemail,
             "crm_known": params.p_crm_known,
             "prospect": params.p_prospect,
@@ -134,6 +153,7 @@ def world_truth(
         "stages": {r["email"]: r["stage"] for r in contacts},
         "devices": {r["email"]: r["devices"] for r in contacts},
         "anonymous_links": [link for p in parts for link in p["anonymous_links"]],
+        "shared_devices": [s for p in parts for s in p["shared_devices"]],
         "customer_accounts": [a for p in parts for a in p["customer_accounts"]],
         "contacts": contacts,
         "params": params.to_dict(),

@@ -88,7 +88,8 @@ def generate_block(
     skew = params.clock_skew_fraction
 
     journeys.anonymous_history(buf, vocab, c)
-    journeys.identify_calls(buf, vocab, c, buf.intern(c.identify_props))
+    traits = buf.intern(c.identify_props)
+    journeys.identify_calls(buf, vocab, c, traits)
     journeys.interest(buf, vocab, c)
     journeys.nurture_touches(buf, vocab, c, params.nurture_rates, skew)
     journeys.web_background(buf, vocab, c, int(params.web_share * target))
@@ -104,10 +105,13 @@ def generate_block(
     cols = buf.columns()
     stage = contact_stages(cols, len(c))
     crm_known = funnel.crm_knowledge(rng, stage, params.p_crm_known)
-    events = events_table(rng, cols, c, acc, clock, crm_known, buf.extra, seed, block)
+    shared = journeys.shared_devices(
+        block_rng(seed, block, stream=1), c, clock, params.p_shared_device, traits
+    )
+    events = events_table(rng, cols, c, acc, clock, crm_known, buf.extra, seed, block, shared)
     truth = None
     if with_truth:
-        truth = block_truth(cols, c, acc, decision, sale, cust, stage, crm_known)
+        truth = block_truth(cols, c, acc, decision, sale, cust, stage, crm_known, shared)
     return Block(block, accounts_table(acc), contacts_table(c, acc, crm_known, events), events, truth)
 
 
