@@ -235,8 +235,8 @@ class DuckStore:
             con.execute(
                 f"""INSERT INTO events
                 SELECT {base + 1} + _row, hash(event_id), event_id, ts, type, channel, anonymous_id, email,
-                       crm_id, account_id, topic, value, properties, {IDENTITY_SQL}, now(), ?
-                FROM {checked} WHERE reason IS NULL""",
+                       crm_id, account_id, topic, value, properties, identity, now(), ?, hash(identity)
+                FROM (SELECT *, {IDENTITY_SQL} AS identity FROM {checked} WHERE reason IS NULL)""",
                 [source],
             )
             self._seq = base + total

@@ -134,6 +134,11 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         DERIVED_DDL["contact_channels"],
         "DELETE FROM meta WHERE key = 'refreshed'",
     ),
+    # version 3: an integer key of each event's identity; timelines filter on it
+    (
+        "ALTER TABLE events ADD COLUMN identity_key UBIGINT",
+        "UPDATE events SET identity_key = hash(identity)",
+    ),
 )
 
 SCHEMA_VERSION: Final[int] = len(MIGRATIONS)
