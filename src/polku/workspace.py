@@ -144,14 +144,22 @@ class Workspace:
 
     def store_batch(self, batch: PreparedBatch, source: str) -> BatchResult:
         """Store a prepared batch; events already stored are reported as duplicates."""
-        result = self.store.append_events(batch.table, source, validated=True)
+        return self.store_batches([batch], source)[0]
+
+    def store_batches(self, batches: list[PreparedBatch], source: str) -> list[BatchResult]:
+        """Store several prepared batches with one append (the server's group commit)."""
+        result = self.store.append_events(pa.concat_tables([b.table for b in batches]), source, validated=True)
         dups = set(result.duplicate_rows)
-        ids = batch.table.column("event_id").to_pylist()
-        accepted: list[dict[str, Any]] = []
-        duplicates: list[dict[str, Any]] = []
-        for pos, (index, event_id) in enumerate(zip(batch.indexes, ids, strict=True)):
-            (duplicates if pos in dups else accepted).append({"index": index, "event_id": event_id})
-        return BatchResult(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)
+        out, offset = [], 0
+        for batch in batches:
+            ids = batch.table.column("event_id").to_pylist()
+            accepted: list[dict[str, Any]] = []
+            duplicates: list[dict[str, Any]] = []
+            for pos, (index, event_id) in enumerate(zip(batch.indexes, ids, strict=True)):
+                (duplicates if offset + pos in dups else accepted).append({"index": index, "event_id": event_id})
+            out.append(BatchResult(accepted=accepted, duplicates=duplicates, rejected=batch.rejected))
+            offset += batch.table.num_rows
+        return out
 
     # ---- files ---------------------------------------------------------------------
     def import_events(

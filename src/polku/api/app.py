@@ -71,6 +71,9 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
 
         return check
 
+    def store_api(batches: list[Any]) -> list[BatchResult]:
+        return ws.store_batches(batches, "api")
+
     def writer(request: Request) -> Writer:
         return request.app.state.writer  # type: ignore[no-any-return]
 
@@ -125,7 +128,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         """Store a batch of touchpoints (at most 5,000). Each item is accepted, a duplicate, or rejected with reasons."""
         items = await json_items(request, "events")
         prepared = await run_in_threadpool(ws.prepare_batch, items)
-        result = await run_in_threadpool(writer(request).submit, lambda: ws.store_batch(prepared, "api"))
+        result = await run_in_threadpool(writer(request).submit_combined, prepared, store_api)
         return batch_response(result)
 
     @app.post("/v1/identify", tags=["collect"], dependencies=[Depends(scope("write"))])
@@ -133,7 +136,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         """Link an anonymous id to an e-mail or CRM id, with contact traits and account traits."""
         items = await json_items(request, "identifies")
         prepared = await run_in_threadpool(lambda: ws.prepare_batch(items, identify=True))
-        result = await run_in_threadpool(writer(request).submit, lambda: ws.store_batch(prepared, "api"))
+        result = await run_in_threadpool(writer(request).submit_combined, prepared, store_api)
         return batch_response(result)
 
     @app.get("/v1/contacts/{key}", tags=["views"], dependencies=[Depends(scope("read")), Depends(fresh)])
