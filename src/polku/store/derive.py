@@ -92,10 +92,12 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
             "first_seen": pa.array([first_seen.get(i) for i in res.contact_of], pa.timestamp("us", tz="UTC")),
         }
     )
-    store.replace_derived({"identities": identities, "merges": _merges_table(res)})
+    # Everything is computed first and swapped in at the end, in one transaction, so a
+    # reader never sees new identities next to old contacts.
     store.create_table_as(
         "_ev",
-        "SELECT e.*, i.contact_id FROM events e JOIN identities i ON i.identity = e.identity",
+        "SELECT e.*, i.contact_id FROM events e JOIN _identities i ON i.identity = e.identity",
+        tables={"_identities": identities},
     )
     history = _contact_history(store, rules)
     contacts = _contacts(store, res, history, first_seen)
@@ -106,6 +108,8 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
     )
     store.replace_derived(
         {
+            "identities": identities,
+            "merges": _merges_table(res),
             "contact_channels": channels,
             "contacts": _table(store, "contacts", contacts),
             "accounts": _table(store, "accounts", accounts),

@@ -337,10 +337,16 @@ class DuckStore:
                 finally:
                     self._con.unregister("_derived")
 
-    def create_table_as(self, name: str, sql: str, params: list[Any] | None = None) -> None:
-        """Create (or replace) a scratch table from a query, visible to every cursor."""
+    def create_table_as(self, name: str, sql: str, *, tables: dict[str, pa.Table] | None = None) -> None:
+        """Create (or replace) a scratch table from a query (which may read the given Arrow tables)."""
         with self._lock:
-            self._con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", params or [])
+            for alias, table in (tables or {}).items():
+                self._con.register(alias, table)
+            try:
+                self._con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+            finally:
+                for alias in tables or {}:
+                    self._con.unregister(alias)
 
     @property
     def last_seq(self) -> int:
