@@ -123,3 +123,30 @@ def test_any_arrival_order_gives_the_same_contacts_and_accounts(
                 getattr(ws, kind)(**fields)
             outcomes.append(_outcome(ws))
     assert outcomes[0] == outcomes[1]
+
+
+def test_one_identify_call_naming_three_ids_is_not_a_merge() -> None:
+    # The e-mail had its own history (newsletters) before the person identified on the web
+    # with a cookie and a brand-new CRM id: one record, one person, no merge.
+    first = {"email:a@acme.fi": t(0), "anon:d1": t(1), "crm:C9": t(5)}
+    links = [
+        Link(t(5), "crm:C9", "email:a@acme.fi", "identify", "id1"),
+        Link(t(5), "email:a@acme.fi", "anon:d1", "identify", "id1"),
+        Link(t(5), "crm:C9", "anon:d1", "identify", "id1"),
+    ]
+    res = resolve(first, links)
+    assert res.merges == [] and len(set(res.contact_of.values())) == 1
+
+
+def test_one_record_joining_two_known_people_is_one_merge_with_the_link_between_them() -> None:
+    first = {"anon:d1": t(0), "email:a@acme.fi": t(1), "email:b@acme.fi": t(2), "crm:B": t(2)}
+    links = [
+        Link(t(1), "email:a@acme.fi", "anon:d1", "identify", "e1"),
+        Link(t(2), "crm:B", "email:b@acme.fi", "identify", "e2"),
+        Link(t(3), "crm:B", "email:b@acme.fi", "identify", "e3"),  # already linked: ignored
+        Link(t(3), "email:b@acme.fi", "anon:d1", "identify", "e3"),
+        Link(t(3), "crm:B", "anon:d1", "identify", "e3"),
+    ]
+    [merge] = resolve(first, links).merges
+    assert (merge.survivor, merge.merged) == ("anon:d1", "crm:B")  # B's earliest identifier (ties: by name)
+    assert merge.link.event_id == "e3" and "anon:d1" in (merge.link.a, merge.link.b)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from itertools import groupby
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -128,10 +129,9 @@ def resolve(
     """Group identifiers into contacts.
 
     ``first_seen`` holds every identifier and when it first appeared; ``links`` the
-    evidence joining them; ``splits`` pairs that must stay apart. A link joining two
-    sides that each hold an e-mail or CRM id is recorded as a merge, except where a
-    brand-new identifier arrives together with a known one in one record (a CRM id
-    and an e-mail announced together are one person by definition).
+    evidence joining them; ``splits`` pairs that must stay apart. Links are applied in
+    time order, one record (event, identify call, manual merge) at a time; merges are
+    recorded as ``_apply_record`` says.
     """
     forbid: dict[str, set[str]] = {}
     for a, b in splits:
@@ -141,21 +141,9 @@ def resolve(
     for identity in first_seen:
         sets.add(identity)
     out = Resolution()
-    for link in sorted(links, key=lambda k: (k.ts, k.a, k.b, k.cause, k.event_id or "")):
-        for x in (link.a, link.b):
-            if x not in sets.parent:
-                sets.first_seen.setdefault(x, link.ts)
-                sets.add(x)
-        r1, r2 = sets.find(link.a), sets.find(link.b)
-        if r1 == r2:
-            continue
-        if not sets.allowed(r1, r2):
-            out.blocked.append(link)
-            continue
-        if sets.strong[r1] and sets.strong[r2] and not _announced_together(sets, link):
-            a1, a2 = sorted((sets.anchor[r1], sets.anchor[r2]), key=sets.key)
-            out.merges.append(Merge(ts=link.ts, survivor=a1, merged=a2, link=link))
-        sets.union(r1, r2)
+    ordered = sorted(links, key=lambda k: (k.ts, k.event_id or "", k.cause, k.a, k.b))
+    for _, record in groupby(ordered, key=lambda k: (k.ts, k.event_id, k.cause)):
+        _apply_record(sets, list(record), out)
     for identity in sets.parent:
         cid = contact_id_for(sets.anchor[sets.find(identity)])
         out.contact_of[identity] = cid
@@ -163,8 +151,42 @@ def resolve(
     return out
 
 
-def _announced_together(sets: _Sets, link: Link) -> bool:
-    """A direct link of two strong identifiers where one of them is new in this record."""
-    if link.cause == "manual" or not (is_strong(link.a) and is_strong(link.b)):
-        return False
-    return sets.lone_newcomer(link.a, link.ts) or sets.lone_newcomer(link.b, link.ts)
+def _apply_record(sets: _Sets, record: list[Link], out: Resolution) -> None:
+    """Apply the links of one record (an event, identify call or manual merge) together.
+
+    A merge is recorded when the record unites contacts that each existed before it with
+    an e-mail or CRM id; identifiers new in this record are part of it, not contacts of
+    their own (a CRM id and an e-mail announced together are one person by definition).
+    """
+    for link in record:
+        for x in (link.a, link.b):
+            if x not in sets.parent:
+                sets.first_seen.setdefault(x, link.ts)
+                sets.add(x)
+    manual = record[0].cause == "manual"
+    known: dict[str, str] = {}  # root before the record -> its anchor, for contacts that count
+    for link in record:
+        for x in (link.a, link.b):
+            root = sets.find(x)
+            if sets.strong[root] and (manual or not sets.lone_newcomer(x, link.ts)):
+                known[root] = sets.anchor[root]
+    side = {x: sets.find(x) for link in record for x in (link.a, link.b)}
+    for link in record:
+        r1, r2 = sets.find(link.a), sets.find(link.b)
+        if r1 == r2:
+            continue
+        if not sets.allowed(r1, r2):
+            out.blocked.append(link)
+            continue
+        sets.union(r1, r2)
+    if len(known) < 2:
+        return
+    survivor_root = min(known, key=lambda r: sets.key(known[r]))
+    for root, anchor in sorted(known.items(), key=lambda kv: sets.key(kv[1])):
+        if root == survivor_root or sets.find(anchor) != sets.find(known[survivor_root]):
+            continue
+        link = next(
+            (k for k in record if {side[k.a], side[k.b]} == {root, survivor_root}),
+            next(k for k in record if root in (side[k.a], side[k.b])),
+        )
+        out.merges.append(Merge(ts=link.ts, survivor=known[survivor_root], merged=anchor, link=link))
