@@ -186,7 +186,9 @@ class Workspace:
                 result.rows += chunk.rows
                 result.rejects.extend(chunk.rejects)
                 write = skip_bad or not result.rejects  # after a bad row, only look for more
-                appended = self.store.append_events(chunk.table, source, first_row=chunk.first_line, write=write)
+                appended = self.store.append_events(
+                    chunk.table, source, first_row=chunk.first_line, write=write, validated=chunk.validated
+                )
                 result.rejects.extend((chunk.line_of(row), reason) for row, reason in appended.rejects)
                 result.inserted += appended.inserted
                 result.duplicates += len(appended.duplicate_rows)

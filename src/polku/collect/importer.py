@@ -39,6 +39,7 @@ class Chunk:
     rows: int
     rejects: list[tuple[int, str]] = field(default_factory=list)
     lines: list[int] | None = None  # the line of each row of table, when rows are not consecutive
+    validated: bool = False  # rows already passed the pydantic models
 
     def line_of(self, row: int) -> int:
         """The file line of a row numbered from first_line."""
@@ -157,7 +158,7 @@ def _content_id(raw: bytes) -> str:
 
 def _jsonl_chunk(rows: list[dict[str, object]], lines: list[int], rejects: list[tuple[int, str]]) -> Chunk:
     table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
-    return Chunk(table, 0, len(rows) + len(rejects), rejects, lines)
+    return Chunk(table, 0, len(rows) + len(rejects), rejects, lines, validated=True)
 
 
 def describe(exc: ValidationError) -> str:
