@@ -19,6 +19,9 @@ ROUTES = [
     ("get", "/v1/stats"),
     ("get", "/v1/merges"),
     ("post", "/v1/merges/m_x/undo"),
+    ("get", "/v1/keys"),
+    ("post", "/v1/keys"),
+    ("delete", "/v1/keys/k_x"),
 ]
 
 
@@ -38,7 +41,7 @@ def test_every_v1_route_needs_a_valid_key(api: Api, method: str, path: str) -> N
 def test_every_v1_route_is_in_the_auth_test(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     routes = {(m, p) for p, ops in spec["paths"].items() for m in ops if p.startswith("/v1")}
-    covered = {(m, p.replace("/x", "/{key}").replace("m_x", "{merge_id}")) for m, p in ROUTES}
+    covered = {(m, p.replace("/x", "/{key}").replace("m_x", "{merge_id}").replace("k_x", "{key_id}")) for m, p in ROUTES}
     assert routes == covered
 
 
@@ -52,6 +55,23 @@ def test_scopes_are_enforced(api: Api) -> None:
     assert r.status_code == 403 and "write" in error_shape(r.json())["message"]
     r = api.client.post("/v1/merges/m_x/undo", json={"reason": "x"}, headers=api.keys["write"])
     assert r.status_code == 403
+
+
+def test_admins_manage_keys_while_the_server_runs(api: Api) -> None:
+    r = api.client.post("/v1/keys", json={"scope": "read", "name": "dashboard"}, headers=api.keys["admin"])
+    assert r.status_code == 201
+    new = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert api.client.get("/v1/stats", headers=new).status_code == 200
+    listed = api.client.get("/v1/keys", headers=api.keys["admin"]).json()
+    assert {"key_id": r.json()["key_id"], "scope": "read", "name": "dashboard"}.items() <= next(
+        k for k in listed if k["key_id"] == r.json()["key_id"]).items()
+    assert r.json()["token"].split("_", 2)[2] not in str(listed)
+    assert api.client.delete(f"/v1/keys/{r.json()['key_id']}", headers=api.keys["admin"]).status_code == 204
+    assert api.client.get("/v1/stats", headers=new).status_code == 401  # at once, despite the cache
+    assert api.client.delete(f"/v1/keys/{r.json()['key_id']}", headers=api.keys["admin"]).status_code == 404
+    bad = api.client.post("/v1/keys", json={"scope": "root"}, headers=api.keys["admin"])
+    assert bad.status_code == 422 and "scope must be one of" in bad.json()["error"]["message"]
+    assert api.client.get("/v1/keys", headers=api.keys["write"]).status_code == 403
 
 
 def test_revoked_keys_stop_working(api: Api) -> None:

@@ -167,6 +167,28 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         """Recorded merges of contacts, with their causes."""
         return profiles.merges(ws.store, contact)
 
+    @app.get("/v1/keys", tags=["keys"], dependencies=[Depends(scope("admin"))])
+    def get_keys() -> list[dict[str, Any]]:
+        """API keys with their scopes (never their secrets)."""
+        return ws.list_keys()
+
+    @app.post("/v1/keys", tags=["keys"], status_code=201, dependencies=[Depends(scope("admin"))])
+    async def create_key(
+        request: Request,
+        key_scope: Annotated[str, Body(alias="scope", embed=True)],
+        name: Annotated[str | None, Body(embed=True)] = None,
+    ) -> dict[str, Any]:
+        """Create a key (scope read, write or admin). Its token is in this answer only."""
+        token = await run_in_threadpool(writer(request).submit, lambda: ws.create_key(key_scope, name))
+        return {"key_id": token.split("_")[1], "scope": key_scope, "name": name, "token": token}
+
+    @app.delete("/v1/keys/{key_id}", tags=["keys"], status_code=204, dependencies=[Depends(scope("admin"))])
+    async def revoke_key(request: Request, key_id: str) -> None:
+        """Revoke a key; it is refused from the next request on."""
+        await run_in_threadpool(writer(request).submit, lambda: ws.revoke_key(key_id))
+        for cached in [k for k in auth_cache if k[0].startswith(f"pk_{key_id}_")]:
+            del auth_cache[cached]
+
     @app.post("/v1/merges/{merge_id}/undo", tags=["identity"], dependencies=[Depends(scope("admin"))])
     async def undo_merge(request: Request, merge_id: str, reason: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
         """Undo a merge: both contacts come back with their own events."""
