@@ -92,3 +92,13 @@ def test_keys_lifecycle(tmp_path: Path) -> None:
 def test_events_lists_the_vocabulary(tmp_path: Path) -> None:
     code, out = polku(tmp_path, "events")
     assert code == 0 and "quote_requested" in out and "ticket_closed" in out
+
+
+def test_bad_view_options_are_named(tmp_path: Path, world: Path) -> None:
+    home = tmp_path / "ws"
+    polku(home, "import", str(world / "events.parquet"))
+    key = json.loads(polku(home, "stats", "--json")[1])["top_accounts"][0]["account_id"]
+    code, out = polku(home, "show", "account", key, "--channel", "fax")
+    assert code == 1 and "unknown channel 'fax'" in out
+    code, out = polku(home, "show", "account", key, "--limit", "-3")
+    assert code == 1 and "limit must be between 1 and 1000" in out

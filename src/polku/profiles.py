@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from polku.errors import NotFound
-from polku.model import STAGE_ORDER
+from polku.errors import InvalidInput, NotFound
+from polku.model import CHANNELS, STAGE_ORDER
 from polku.store.duck import DuckStore
 
 TIMELINE_LIMIT = 50
+MAX_TIMELINE = 1000
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +40,10 @@ def _timeline(store: DuckStore, people: list[dict[str, Any]], limit: int, channe
     Only the latest-N list reads the event log; the aggregates come from the tables
     that refresh maintains, so a view stays fast however many events there are.
     """
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(f"unknown channel {channel!r}; channels are: {', '.join(sorted(CHANNELS))}")
+    if not 1 <= limit <= MAX_TIMELINE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_TIMELINE}, got {limit}")
     if not people:
         return {"events": [], "total": 0, "channel_mix": [], "last_activity": None}
     owner = {identity: p["contact_id"] for p in people for identity in p["identities"]}

@@ -198,8 +198,8 @@ class Workspace:
             result.rejected = len(result.rejects)
             if result.rejects and not skip_bad:
                 raise _rejected(path, result.rejects)
-        if result.rejects:
-            result.rejects_file = str(_write_rejects(path, result.rejects, rejects_path))
+            if result.rejects:  # before the commit: if the list cannot be written, nothing is kept
+                result.rejects_file = str(_write_rejects(path, result.rejects, rejects_path))
         result.seconds = time.perf_counter() - started
         return result
 
@@ -244,10 +244,10 @@ class Workspace:
         )
         if parsed.rejects and not skip_bad:
             raise _rejected(path, parsed.rejects)
+        if parsed.rejects:  # first: if the list cannot be written, nothing is stored
+            result.rejects_file = str(_write_rejects(path, parsed.rejects, rejects_path))
         if parsed.rows:
             result.inserted, result.duplicates = store(parsed.rows)
-        if parsed.rejects:
-            result.rejects_file = str(_write_rejects(path, parsed.rejects, rejects_path))
         return result
 
     # ---- derived views ---------------------------------------------------------------
@@ -386,7 +386,11 @@ def _rejected(path: Path, rejects: list[tuple[int, str]]) -> ImportRejected:
 
 def _write_rejects(path: Path, rejects: Iterable[tuple[int, str]], target: str | Path | None) -> Path:
     out = Path(target) if target else path.with_name(path.name + ".rejects.csv")
-    with out.open("w", newline="", encoding="utf-8") as f:
+    try:
+        f = out.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the rejects file {out}: {exc.strerror}; nothing was imported") from exc
+    with f:
         w = csv.writer(f)
         w.writerow(["line", "reason"])
         w.writerows(rejects)

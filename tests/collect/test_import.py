@@ -129,3 +129,10 @@ def test_bad_crm_rows_are_named_by_line(ws: Workspace, tmp_path: Path) -> None:
         ws.import_contacts(tmp_path / "contacts.csv")
     assert "line 2: traits.role" in info.value.message and "line 3: email" in info.value.message
     assert ws.store.last_seq == 0
+
+
+def test_an_unwritable_rejects_file_keeps_nothing(ws: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "events.csv", [ROWS[0], BAD, ROWS[1]])
+    with pytest.raises(InvalidInput, match="cannot write the rejects file"):
+        ws.import_events(path, skip_bad=True, rejects_path=tmp_path / "no-such-dir" / "rejects.csv")
+    assert ws.store.query("SELECT count(*) AS n FROM events")[0]["n"] == 0

