@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from polku import keys as apikeys
 from polku import profiles
+from polku.analytics.tables import Tables
 from polku.collect import crm
 from polku.collect.columns import EVENT_SCHEMA
 from polku.collect.identity import contact_id_for
@@ -30,6 +31,7 @@ from polku.lifecycle.rules import Rule, load_rules
 from polku.model import MAX_BATCH, EventIn, IdentifyIn, utcnow
 from polku.store import derive, operational
 from polku.store.duck import DuckStore
+from polku.store.tables import analytics_tables
 
 DB_FILE = "polku.duckdb"
 CONFIG_FILE = "polku.yaml"
@@ -284,6 +286,10 @@ class Workspace:
     def account(self, key: str, *, limit: int = profiles.TIMELINE_LIMIT, channel: str | None = None) -> dict[str, Any]:
         """The 360° view of an account, found by id or domain."""
         return profiles.account_view(self._fresh(), key, limit=limit, channel=channel)
+
+    def tables(self) -> Tables:
+        """The refreshed touchpoints, stage history, contacts and accounts as Ibis tables."""
+        return analytics_tables(self._fresh().ibis())
 
     def stats(self) -> dict[str, Any]:
         """Counts of accounts, contacts and events, and contacts by lifecycle stage."""

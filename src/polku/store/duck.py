@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import ibis
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -100,6 +101,14 @@ class DuckStore:
         rel = self._cursor().execute(sql, params or [])
         cols = [d[0] for d in rel.description]
         return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+    def ibis(self) -> ibis.BaseBackend:
+        """This thread's Ibis backend over its own read cursor, for engine-neutral analytics."""
+        backend: ibis.BaseBackend | None = getattr(self._local, "ibis", None)
+        if backend is None:
+            backend = ibis.duckdb.from_connection(self._cursor())
+            self._local.ibis = backend
+        return backend
 
     def query_arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run a read query on committed data; the result as an Arrow table."""
