@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import ibis
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -25,6 +24,9 @@ from polku.errors import WorkspaceLocked
 from polku.model import IDENTITY_COLUMNS, IDENTITY_KIND
 from polku.store.keyindex import KeyIndex, Keys
 from polku.store.schema import DERIVED_DDL, MIGRATIONS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from ibis import BaseBackend
 
 # The event's strongest identity, as resolved identities are keyed: "crm:…", "email:…" or "anon:…".
 IDENTITY_SQL = "coalesce(" + ", ".join(f"'{IDENTITY_KIND[c]}:' || {c}" for c in IDENTITY_COLUMNS) + ")"
@@ -102,9 +104,11 @@ class DuckStore:
         cols = [d[0] for d in rel.description]
         return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
 
-    def ibis(self) -> ibis.BaseBackend:
+    def ibis(self) -> BaseBackend:
         """This thread's Ibis backend over its own read cursor, for engine-neutral analytics."""
-        backend: ibis.BaseBackend | None = getattr(self._local, "ibis", None)
+        import ibis  # imported on first use: it costs the CLI's start-up time otherwise
+
+        backend: BaseBackend | None = getattr(self._local, "ibis", None)
         if backend is None:
             backend = ibis.duckdb.from_connection(self._cursor())
             self._local.ibis = backend
@@ -240,6 +244,7 @@ class DuckStore:
             if not write:
                 return AppendResult(0, [], self._rejects(checked, first_row))
             base = self._seq
+            self._key_index()  # load the stored keys before this batch's rows join them
             con.execute(
                 f"""INSERT INTO events
                 SELECT {base + 1} + _row, hash(event_id), event_id, ts, type, channel, anonymous_id, email,
