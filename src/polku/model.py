@@ -100,6 +100,7 @@ STANDARD_EVENTS: Final[dict[str, tuple[str, str]]] = {
     "social_engagement": ("social", "liked, shared or commented on social media"),
     "lead_qualified": ("crm", "marketing judged the contact sales-ready (MQL)"),
     "sales_accepted": ("crm", "sales accepted the lead (SAL)"),
+    "lead_rejected": ("crm", "sales rejected the lead; the contact returns to prospect"),
     "quote_requested": ("web", "a quote or offer was requested"),
     "order_placed": ("crm", "an order was placed; value holds its amount"),
     "contract_renewed": ("crm", "a contract was renewed; value holds its amount"),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
@@ -21,17 +21,18 @@ from pydantic import ValidationError
 
 from polku import keys as apikeys
 from polku import profiles
-from polku.analytics.tables import Tables
 from polku.collect import crm
 from polku.collect.columns import EVENT_SCHEMA
 from polku.collect.identity import contact_id_for
 from polku.collect.importer import count_rows, detect_format, field_errors, read_chunks
 from polku.errors import Forbidden, ImportRejected, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from polku.lifecycle.rules import Rule, load_rules
-from polku.model import MAX_BATCH, EventIn, IdentifyIn, utcnow
+from polku.model import IDENTITY_KIND, MAX_BATCH, EventIn, IdentifyIn, utcnow
 from polku.store import derive, operational
 from polku.store.duck import DuckStore
-from polku.store.tables import analytics_tables
+
+if TYPE_CHECKING:
+    from polku.analytics.tables import Tables
 
 DB_FILE = "polku.duckdb"
 CONFIG_FILE = "polku.yaml"
@@ -289,6 +290,8 @@ class Workspace:
 
     def tables(self) -> Tables:
         """The refreshed touchpoints, stage history, contacts and accounts as Ibis tables."""
+        from polku.store.tables import analytics_tables  # Ibis loads only when analytics run
+
         return analytics_tables(self._fresh().ibis())
 
     def stats(self) -> dict[str, Any]:
@@ -336,6 +339,25 @@ class Workspace:
         store.set_meta("overrides_changed", now.isoformat())
         self.refresh()
         return contact_id_for(a), contact_id_for(b)
+
+    # ---- lead handover ----------------------------------------------------------------------
+    def decide_lead(self, key: str, decision: str, *, reason: str, by: str | None = None) -> str:
+        """Sales accepts a lead (it becomes an opportunity) or rejects it (back to prospect).
+
+        The decision is stored as a ``sales_accepted`` or ``lead_rejected`` event carrying
+        the reason, so it shows in the timeline and stage history and trains the lead model.
+        Returns the event id.
+        """
+        types = {"accept": "sales_accepted", "reject": "lead_rejected"}
+        if decision not in types:
+            raise InvalidInput(f"decision must be accept or reject, got {decision!r}")
+        if not reason.strip():
+            raise InvalidInput(f"a lead {decision} needs a reason")
+        store = self._fresh()
+        kind, _, value = self._anchor(store, key).partition(":")
+        column = {k: c for c, k in IDENTITY_KIND.items()}[kind]
+        properties = {"reason": reason.strip(), **({"by": by} if by else {})}
+        return self.track(types[decision], "crm", **{column: value}, properties=properties)
 
     def _anchor(self, store: DuckStore, key: str) -> str:
         cid = profiles.find_contact_id(store, key)

@@ -159,28 +159,38 @@ def _merges_table(res: Resolution) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+_FIRST = "struct_pack(ts := ts, event_id := event_id, type := type, channel := channel, note := json_extract_string(properties, '$.reason'))"
+RECYCLE_RULE = "recycled"
+RECYCLE_RANK = -1  # a candidate that sends a lead back to prospect instead of moving forward
+
+
 def _contact_history(store: DuckStore, rules: tuple[Rule, ...]) -> list[dict[str, Any]]:
-    """Each contact's stage moves: first seen, identified, then the first match of each rule."""
+    """Each contact's stage moves: first seen, identified, the first match of each rule, recycling.
+
+    Lead rules count every match, not only the first, so that a lead sales rejected
+    (``lead_rejected``: back to prospect) becomes a lead again at its next qualifying event.
+    """
     candidates = [
-        f"SELECT contact_id, 'visitor' AS stage, min(struct_pack(ts := ts, event_id := event_id, type := type, channel := channel)) AS first, "
-        f"'{FIRST_SEEN_RULE}' AS rule FROM _ev GROUP BY contact_id",
-        f"SELECT contact_id, 'suspect', min(struct_pack(ts := ts, event_id := event_id, type := type, channel := channel)), '{IDENTIFIED_RULE}' "
+        f"SELECT contact_id, 'visitor' AS stage, min({_FIRST}) AS first, '{FIRST_SEEN_RULE}' AS rule FROM _ev GROUP BY contact_id",
+        f"SELECT contact_id, 'suspect', min({_FIRST}), '{IDENTIFIED_RULE}' "
         "FROM _ev WHERE email IS NOT NULL OR crm_id IS NOT NULL GROUP BY contact_id",
+        f"SELECT contact_id, 'recycle', {_FIRST}, '{RECYCLE_RULE}' FROM _ev WHERE type = 'lead_rejected'",
     ]
     for rule in rules:
         name = rule.name.replace("'", "''")
-        candidates.append(
-            f"SELECT contact_id, '{rule.stage}', min(struct_pack(ts := ts, event_id := event_id, type := type, channel := channel)), '{name}' "
-            f"FROM _ev WHERE {rule_predicate(rule)} GROUP BY contact_id"
-        )
+        if rule.stage == "lead":
+            candidates.append(f"SELECT contact_id, '{rule.stage}', {_FIRST}, '{name}' FROM _ev WHERE {rule_predicate(rule)}")
+        else:
+            candidates.append(
+                f"SELECT contact_id, '{rule.stage}', min({_FIRST}), '{name}' FROM _ev WHERE {rule_predicate(rule)} GROUP BY contact_id"
+            )
     rows = store.query_arrow(" UNION ALL ".join(candidates)).to_pylist()
     by_contact: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for r in rows:
         f = r["first"]
-        reason = f"{r['rule']}: {f['type']} via {f['channel']}"
-        by_contact[r["contact_id"]].append(
-            (f["ts"], STAGE_RANK[r["stage"]], r["rule"], f["event_id"], reason, r["contact_id"])
-        )
+        reason = f"{r['rule']}: {f['type']} via {f['channel']}" + (f" ({f['note']})" if f["note"] else "")
+        rank = RECYCLE_RANK if r["stage"] == "recycle" else STAGE_RANK[r["stage"]]
+        by_contact[r["contact_id"]].append((f["ts"], rank, r["rule"], f["event_id"], reason, r["contact_id"]))
     history: list[dict[str, Any]] = []
     for contact_id, cands in by_contact.items():
         history.extend(stage_moves("contact", contact_id, gate_on_identification(cands)))
@@ -201,11 +211,19 @@ def gate_on_identification(candidates: list[tuple[Any, ...]]) -> list[tuple[Any,
 
 
 def stage_moves(subject: str, subject_id: str, candidates: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Keep the candidates (ts, rank, rule, event_id, reason, contact_id) that move the stage forward."""
+    """Keep the candidates (ts, rank, rule, event_id, reason, contact_id) that move the stage.
+
+    Stages move forward only, except that a recycle candidate sends a lead back to prospect.
+    """
     moves: list[dict[str, Any]] = []
     current = -1
+    lead, prospect = STAGE_RANK["lead"], STAGE_RANK["prospect"]
     for ts, rank, rule, event_id, reason, contact_id in sorted(candidates, key=lambda c: (c[0], c[1], c[3])):
-        if rank <= current:
+        if rank == RECYCLE_RANK:
+            if current != lead:
+                continue
+            rank = prospect
+        elif rank <= current:
             continue
         moves.append(
             {
