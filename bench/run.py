@@ -14,6 +14,11 @@ Four benchmarks, each with an absolute figure and a reference measured in the sa
 4. p95 latency of ``Workspace.account(key)`` (and GET /v1/accounts/{key} in-process) for an
    account with 100k events in a ~1M-event workspace; reference: a plain DuckDB count.
 
+Then the later areas, each a script of its own run in a child process (``run(quick)``
+returns its rows): bench/bench_analytics.py (funnels, variants, paths over 20M events),
+bench/bench_attribution.py (Markov over 1M paths against ``channelattribution``) and
+bench/bench_scoring.py (rescoring, incremental scoring, training).
+
 Input data come from ``polku.sim`` (falling back to DuckDB SQL if it cannot be imported) and
 are kept in bench/data/ for reuse; workspaces are deleted after each benchmark.
 """
@@ -1023,6 +1028,7 @@ def write_results(sz: Sizes, m: dict[str, Any], r: dict[str, Any], started: dt.d
         "|---|---|---|---|---|---|",
         *["| " + " | ".join(row) + " |" for row in rows],
         "",
+        *area_rows(r),
         "## Notes",
         "",
         *[f"- {n}\n" for n in notes],
@@ -1035,6 +1041,47 @@ def write_results(sz: Sizes, m: dict[str, Any], r: dict[str, Any], started: dt.d
 
 
 # ---------------------------------------------------------------------------------------
+
+
+# Benchmarks of the later areas live in their own scripts, each with run(quick) -> rows.
+AREAS: dict[str, str] = {
+    "analytics": "bench_analytics",
+    "attribution": "bench_attribution",
+    "scoring": "bench_scoring",
+}
+
+
+def bench_area(module: str, quick: bool) -> list[dict[str, Any]]:
+    """Run one area's benchmark script in a child process (its own peak memory) and return its rows."""
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import importlib; "
+        f"rows = importlib.import_module({module!r}).run(quick={quick}); "
+        "print('ROWS ' + json.dumps(rows, default=str))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(BENCH)], cwd=ROOT, capture_output=True, text=True, timeout=3600
+    )
+    sys.stderr.write(proc.stderr[-4000:])
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} exited with {proc.returncode}: {proc.stderr.strip()[-600:]}")
+    line = next(ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("ROWS "))
+    return list(json.loads(line[5:]))
+
+
+def area_rows(r: dict[str, Any]) -> list[str]:
+    """The table of the later areas' benchmarks, as Markdown lines."""
+    rows = [row for area in AREAS for row in r.get(area, [])]
+    if not rows:
+        return []
+    keys = ["benchmark", "target", "measured", "reference", "ratio", "verdict"]
+    return [
+        "## Analytics, attribution and scoring",
+        "",
+        "| " + " | ".join(keys) + " |",
+        "|---|---|---|---|---|---|",
+        *["| " + " | ".join(str(row.get(k, "-")) for k in keys) + " |" for row in rows],
+        "",
+    ]
 
 
 def guarded(results: dict[str, Any], name: str, fn: Any) -> None:
@@ -1058,8 +1105,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (checks the script in under a minute)")
-    ap.add_argument("--only", default="http,import,identity",
-                    help="comma-separated subset of http,import,identity (identity includes the 360° view)")
+    ap.add_argument("--only", default="http,import,identity," + ",".join(AREAS),
+                    help="comma-separated subset of http,import,identity," + ",".join(AREAS)
+                    + " (identity includes the 360° view)")
     ap.add_argument("--clean", action="store_true", help="delete bench/data afterwards (input files are otherwise reused)")
     ap.add_argument("--output", type=Path, default=None, help="where to write the results (default bench/RESULTS.md)")
     args = ap.parse_args(argv)
@@ -1085,6 +1133,10 @@ def main(argv: list[str] | None = None) -> int:
             guarded(results, "http", lambda: {"http": bench_http(sz, bulk)})
         if "identity" in only:
             guarded(results, "identity", lambda: dict(zip(("identity", "view"), bench_world(sz), strict=True)))
+        for area, module in AREAS.items():
+            if area in only:
+                log(f"{area}: bench/{module}.py")
+                guarded(results, area, lambda area=area, module=module: {area: bench_area(module, args.quick)})
     finally:
         for p in DATA.glob(f"*-{os.getpid()}"):
             shutil.rmtree(p, ignore_errors=True)
