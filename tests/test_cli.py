@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from polku import Workspace
 from polku.cli import app
 from polku.sim import generate, write_world
 
@@ -102,3 +103,16 @@ def test_bad_view_options_are_named(tmp_path: Path, world: Path) -> None:
     assert code == 1 and "unknown channel 'fax'" in out
     code, out = polku(home, "show", "account", key, "--limit", "-3")
     assert code == 1 and "limit must be between 1 and 1000" in out
+
+
+def test_lead_accept_and_reject(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    with Workspace(home) as ws:
+        ws.track("demo_requested", "web", email="anna@acme.fi")
+        ws.track("demo_requested", "web", email="pekka@acme.fi")
+    code, output = polku(home, "lead", "reject", "anna@acme.fi", "--reason", "no budget", "--by", "sami")
+    assert code == 0 and "now prospect" in output
+    code, output = polku(home, "lead", "accept", "pekka@acme.fi", "--reason", "budget ok")
+    assert code == 0 and "now opportunity" in output
+    code, output = polku(home, "lead", "accept", "nobody@acme.fi", "--reason", "x")
+    assert code == 1 and "nobody@acme.fi" in output

@@ -22,7 +22,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Polku: B2B c
 show_app = typer.Typer(no_args_is_help=True, help="Show the 360° view of an account or a contact.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 app.add_typer(show_app, name="show")
+lead_app = typer.Typer(no_args_is_help=True, help="Lead handover: sales accepts or rejects a lead, with a reason.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(lead_app, name="lead")
 
 out = Console()
 err = Console(stderr=True)
@@ -309,6 +311,25 @@ def unmerge(merge_id: str, reason: Reason) -> None:
     with workspace(create=False) as ws:
         a, b = ws.unmerge(merge_id, reason=reason)
     out.print(f"restored contacts {a} and {b}")
+
+
+By = Annotated[str | None, typer.Option("--by", help="Who decided (kept with the decision).")]
+
+
+@lead_app.command("accept")
+def lead_accept(contact: str, reason: Reason, by: By = None) -> None:
+    """Sales accepts a lead: it becomes an opportunity."""
+    with workspace(create=False) as ws:
+        ws.decide_lead(contact, "accept", reason=reason, by=by)
+        out.print(f"accepted; {contact} is now {ws.contact(contact, limit=1)['contact']['stage']}")
+
+
+@lead_app.command("reject")
+def lead_reject(contact: str, reason: Reason, by: By = None) -> None:
+    """Sales rejects a lead: it returns to prospect and the reason trains the lead model."""
+    with workspace(create=False) as ws:
+        ws.decide_lead(contact, "reject", reason=reason, by=by)
+        out.print(f"rejected; {contact} is now {ws.contact(contact, limit=1)['contact']['stage']}")
 
 
 @keys_app.command("create")

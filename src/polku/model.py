@@ -10,7 +10,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -337,3 +337,13 @@ class IdentifyIn(BaseModel):
             account_id=self.account_id,
             properties=props,
         )
+
+
+class LeadDecisionIn(BaseModel):
+    """Sales' decision on a lead, with the reason kept in the stage history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["accept", "reject"]
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    by: str | None = Field(default=None, max_length=MAX_ID_LENGTH)

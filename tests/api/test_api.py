@@ -19,6 +19,7 @@ ROUTES = [
     ("get", "/v1/stats"),
     ("get", "/v1/merges"),
     ("post", "/v1/merges/m_x/undo"),
+    ("post", "/v1/contacts/x/lead"),
     ("get", "/v1/keys"),
     ("post", "/v1/keys"),
     ("delete", "/v1/keys/k_x"),
@@ -174,3 +175,29 @@ def test_unmerge_over_the_api(api: Api) -> None:
     r = api.client.post(f"/v1/merges/{merge['merge_id']}/undo", json={"reason": "shared laptop"}, headers=api.keys["admin"])
     assert r.status_code == 200 and len(set(r.json()["contacts"])) == 2
     assert api.client.get("/v1/merges", headers=api.keys["read"]).json() == []
+
+
+def test_sales_decides_on_a_lead_over_http(api: Api) -> None:
+    api.ws.track("demo_requested", "web", email="anna@acme.fi", ts="2025-01-05T09:00:00Z")
+    body = {"decision": "reject", "reason": "no budget this year", "by": "sami"}
+    assert api.client.post("/v1/contacts/anna@acme.fi/lead", json=body, headers=api.keys["read"]).status_code == 403
+    r = api.client.post("/v1/contacts/anna@acme.fi/lead", json=body, headers=api.keys["write"])
+    assert r.status_code == 200 and r.json()["decision"] == "reject"
+    view = api.client.get("/v1/contacts/anna@acme.fi", headers=api.keys["read"]).json()
+    assert view["contact"]["stage"] == "prospect"
+    assert view["stage_history"][-1]["reason"] == "recycled: lead_rejected via crm (no budget this year)"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"decision": "maybe", "reason": "x"}, "decision"), ({"decision": "accept", "reason": "  "}, "reason"),
+     ({"decision": "accept"}, "reason"), ({"decision": "accept", "reason": "x", "extra": 1}, "extra")],
+)
+def test_bad_lead_decisions_name_the_field(api: Api, body: dict[str, Any], field: str) -> None:
+    api.ws.track("demo_requested", "web", email="anna@acme.fi")
+    r = api.client.post("/v1/contacts/anna@acme.fi/lead", json=body, headers=api.keys["write"])
+    assert r.status_code == 422
+    assert field in str(error_shape(r.json()))
+    unknown = api.client.post("/v1/contacts/nobody@x.fi/lead", json={"decision": "accept", "reason": "x"},
+                              headers=api.keys["write"])
+    assert unknown.status_code == 404

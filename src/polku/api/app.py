@@ -18,6 +18,7 @@ from polku import __version__, profiles
 from polku.api import errors, openapi
 from polku.api.responses import JSON
 from polku.errors import InvalidInput, PayloadTooLarge
+from polku.model import LeadDecisionIn
 from polku.store.writer import Writer
 from polku.workspace import BatchResult, Workspace
 
@@ -188,6 +189,16 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         await run_in_threadpool(writer(request).submit, lambda: ws.revoke_key(key_id))
         for cached in [k for k in auth_cache if k[0].startswith(f"pk_{key_id}_")]:
             del auth_cache[cached]
+
+    @app.post("/v1/contacts/{key}/lead", tags=["views"], dependencies=[Depends(scope("write"))])
+    async def decide_lead(request: Request, key: str, decision: LeadDecisionIn) -> dict[str, Any]:
+        """Sales accepts a lead (it becomes an opportunity) or rejects it (back to prospect)."""
+        event_id = await run_in_threadpool(
+            writer(request).submit,
+            lambda: ws.decide_lead(key, decision.decision, reason=decision.reason, by=decision.by),
+            group=False,
+        )
+        return {"event_id": event_id, "decision": decision.decision}
 
     @app.post("/v1/merges/{merge_id}/undo", tags=["identity"], dependencies=[Depends(scope("admin"))])
     async def undo_merge(request: Request, merge_id: str, reason: Annotated[str, Body(embed=True)]) -> dict[str, Any]:
