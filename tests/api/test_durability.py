@@ -33,7 +33,7 @@ def start_server(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [str(polku), "--home", str(home), "serve", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a busy machine starts the server slowly
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:

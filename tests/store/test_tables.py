@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import pytest
+
 from polku import Workspace
 from polku.analytics.tables import ACCOUNTS_SCHEMA, CONTACTS_SCHEMA, STAGES_SCHEMA, TOUCHPOINTS_SCHEMA
 
@@ -41,3 +46,17 @@ def test_tables_follow_new_events_after_refresh(ws: Workspace) -> None:
     assert ws.tables().touchpoints.count().execute() == 1
     ws.track("page_view", "web", email="bo@acme.example", ts="2026-03-03T09:00:00Z")
     assert ws.tables().touchpoints.count().execute() == 2
+
+
+def test_read_cursors_work_in_utc_whatever_the_machine_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Europe/Helsinki")
+    time.tzset()
+    try:
+        with Workspace(tmp_path / "ws") as ws:
+            ws.track("page_view", "web", email="bo@acme.example", ts="2026-03-01T23:30:00Z")
+            rows = ws.store.query("SELECT current_setting('TimeZone') AS tz, date_trunc('day', ts)::VARCHAR AS d FROM events")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert rows[0]["tz"] in ("UTC", "Etc/UTC")
+    assert rows[0]["d"].startswith("2026-03-01")

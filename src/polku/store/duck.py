@@ -93,6 +93,7 @@ class DuckStore:
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")  # settings are per connection; cursors start from the system's
             self._local.cursor = cur
             with self._lock:
                 self._cursors.append(cur)
