@@ -13,9 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from polku.cli_analytics import analytics_app
 from polku.config import Settings
 from polku.errors import NotFound, PolkuError
 from polku.model import STANDARD_EVENTS
+from polku.nurture.cli import nurture_app
+from polku.web import usercli
 from polku.workspace import DB_FILE, ImportResult, Workspace
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Polku: B2B customer experience and lead nurturing.")
@@ -25,6 +28,9 @@ app.add_typer(show_app, name="show")
 lead_app = typer.Typer(no_args_is_help=True, help="Lead handover: sales accepts or rejects a lead, with a reason.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(lead_app, name="lead")
+app.add_typer(analytics_app)  # funnel, velocity, paths, variants, pain-points, attribution
+app.add_typer(nurture_app, name="nurture")
+app.add_typer(usercli.app, name="users")
 
 out = Console()
 err = Console(stderr=True)
@@ -382,6 +388,9 @@ def serve(
     refresh_seconds: Annotated[
         float, typer.Option(envvar="POLKU_REFRESH_SECONDS", help="Refresh derived views after this many quiet seconds.")
     ] = SETTINGS.refresh_seconds,
+    nurture: Annotated[
+        bool, typer.Option("--nurture", help="Also run the nurture scheduler (tick and deliver) in the server.")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs). This process owns the workspace while it runs."""
     import uvicorn
@@ -390,7 +399,7 @@ def serve(
 
     with workspace() as ws:
         out.print(f"Polku serving {ws.home} on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)", soft_wrap=True)
-        uvicorn.run(create_app(ws, refresh_seconds=refresh_seconds), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(ws, refresh_seconds=refresh_seconds, nurture=nurture), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -429,6 +438,11 @@ def demo(
     stats()
     with workspace() as ws:
         token = ws.create_key("read", "demo")
+        password = usercli.demo_admin(ws.store)
+    out.print(
+        f"\nThe dashboard: [bold]http://127.0.0.1:{port}/[/bold]  (user [bold]admin[/bold], one-time password "
+        f"[bold]{password}[/bold]; change it with `polku users set-password admin`)", highlight=False, soft_wrap=True,
+    )
     out.print(f"\nA read key for trying the API: [bold]{token}[/bold]", highlight=False, soft_wrap=True)
     out.print(f"  curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{port}/v1/stats", highlight=False, soft_wrap=True)
     if serve_after:

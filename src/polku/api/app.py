@@ -12,30 +12,22 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import RedirectResponse
 
-from polku import __version__, profiles
-from polku.api import errors, openapi
+from polku import __version__, profiles, web
+from polku.api import analytics, errors, openapi
 from polku.api.responses import JSON
 from polku.errors import InvalidInput, PayloadTooLarge
 from polku.model import LeadDecisionIn
+from polku.nurture.api import nurture_router
+from polku.nurture.scheduler import start_in_server
 from polku.store.writer import Writer
 from polku.workspace import BatchResult, Workspace
 
 MAX_BODY = 16 * 1024 * 1024
 _AUTH_TTL = 60.0
 
-LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Polku</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; line-height: 1.5">
-<h1>Polku</h1><p>The workspace <code>{home}</code> is being served.</p>
-<ul><li><a href="/docs">API documentation (OpenAPI)</a></li><li><a href="/health">Health</a></li></ul>
-<p>Every <code>/v1</code> route needs an API key: create one with
-<code>polku keys create --scope read</code> and send it as <code>Authorization: Bearer pk_…</code>.</p>
-</body></html>"""
-
-
-def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
+def create_app(ws: Workspace, *, refresh_seconds: float = 2.0, nurture: bool = False, nurture_interval: float = 30.0) -> FastAPI:
     """The API over one open workspace; the app owns the workspace's writer thread."""
     auth_cache: dict[tuple[str, str], float] = {}
 
@@ -46,7 +38,11 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.writer = Writer(ws.store, idle_job=refresh_if_stale, idle_seconds=refresh_seconds)
+        # with nurture, the journeys' scheduler runs in the background, writing through the writer
+        app.state.nurture = start_in_server(ws, app.state.writer, interval=nurture_interval) if nurture else None
         yield
+        if app.state.nurture is not None:
+            app.state.nurture.stop()
         app.state.writer.close()
 
     app = FastAPI(
@@ -120,9 +116,10 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         """Liveness; needs no key, so it tells nothing about the workspace's data."""
         return {"status": "ok", "version": __version__}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing() -> str:
-        return LANDING.format(home=ws.home)
+    @app.get("/", include_in_schema=False)
+    def landing() -> RedirectResponse:
+        """The dashboard (which sends a visitor who is not signed in to the sign-in page)."""
+        return RedirectResponse("/overview", status_code=307)
 
     @app.post("/v1/events", tags=["collect"], dependencies=[Depends(scope("write"))])
     async def post_events(request: Request) -> JSON:
@@ -206,4 +203,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0) -> FastAPI:
         a, b = await run_in_threadpool(writer(request).submit, lambda: ws.unmerge(merge_id, reason=reason), group=False)
         return {"contacts": [a, b]}
 
+    analytics.add_routes(app, ws, scope, fresh)
+    web.install(app, ws, scope, fresh)
+    app.include_router(nurture_router(ws, scope))
     return app

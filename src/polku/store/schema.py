@@ -139,6 +139,90 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "ALTER TABLE events ADD COLUMN identity_key UBIGINT",
         "UPDATE events SET identity_key = hash(identity)",
     ),
+    # version 4: nurture journeys (definitions seen, enrolments, step history, outbox, requests, trigger state)
+    (
+        """CREATE TABLE nurture_journeys (
+            journey_id VARCHAR PRIMARY KEY,
+            version VARCHAR NOT NULL,         -- fingerprint of the definition last loaded
+            name VARCHAR,
+            priority INTEGER NOT NULL,
+            status VARCHAR NOT NULL,          -- active, paused, removed (its file is gone)
+            definition JSON NOT NULL,
+            source VARCHAR,
+            event_cursor BIGINT,              -- last event seq an event trigger has looked at
+            loaded_at TIMESTAMPTZ NOT NULL,
+            first_loaded_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE nurture_content (
+            version VARCHAR PRIMARY KEY,      -- fingerprint of one template variant
+            content_id VARCHAR NOT NULL,
+            definition JSON NOT NULL,
+            loaded_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE nurture_enrolments (
+            enrolment_id VARCHAR PRIMARY KEY, -- journey.contact.entry
+            journey_id VARCHAR NOT NULL,
+            contact_id VARCHAR NOT NULL,
+            entry INTEGER NOT NULL,           -- 1 for the first entry, 2 for a re-entry, ...
+            arm VARCHAR NOT NULL,             -- treatment or control (the holdout)
+            status VARCHAR NOT NULL,          -- active, holdout, completed, goal, exited
+            step_id VARCHAR,
+            step_since TIMESTAMPTZ,
+            due_at TIMESTAMPTZ,
+            priority INTEGER NOT NULL,
+            exclusive BOOLEAN NOT NULL,
+            trigger VARCHAR NOT NULL,
+            enrolled_at TIMESTAMPTZ NOT NULL,
+            goal_at TIMESTAMPTZ,
+            ended_at TIMESTAMPTZ,
+            end_reason VARCHAR)""",
+        """CREATE TABLE nurture_steps (
+            enrolment_id VARCHAR NOT NULL,
+            step_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            ts TIMESTAMPTZ NOT NULL,
+            outcome VARCHAR NOT NULL,
+            detail VARCHAR)""",
+        """CREATE TABLE nurture_outbox (
+            message_id VARCHAR PRIMARY KEY,   -- the idempotency key: journey.contact.entry.step
+            enrolment_id VARCHAR NOT NULL,
+            journey_id VARCHAR NOT NULL,
+            step_id VARCHAR NOT NULL,
+            contact_id VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,         -- email or webhook
+            purpose VARCHAR NOT NULL,         -- marketing, notify or webhook
+            recipient VARCHAR,
+            content_version VARCHAR,
+            context JSON NOT NULL,            -- everything the message is rendered from, frozen
+            status VARCHAR NOT NULL,          -- pending, sending, committing, sent, failed, suppressed, in_doubt
+            attempts INTEGER NOT NULL,
+            next_attempt_at TIMESTAMPTZ,
+            claim VARCHAR,
+            claimed_at TIMESTAMPTZ,
+            created_at TIMESTAMPTZ NOT NULL,
+            sent_at TIMESTAMPTZ,
+            in_doubt INTEGER NOT NULL,        -- times it was found in doubt after a crash
+            error VARCHAR)""",
+        """CREATE TABLE nurture_members (
+            journey_id VARCHAR NOT NULL,      -- contacts inside a stage/score/segment trigger's condition
+            contact_id VARCHAR NOT NULL)""",
+        """CREATE TABLE nurture_requests (
+            request_id VARCHAR PRIMARY KEY,
+            journey_id VARCHAR NOT NULL,
+            contact_id VARCHAR NOT NULL,
+            requested_at TIMESTAMPTZ NOT NULL,
+            source VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,          -- pending or done
+            result VARCHAR,
+            processed_at TIMESTAMPTZ)""",
+    ),
+    # version 5: dashboard users (scrypt password hashes) and their sign-in sessions (id hashes)
+    (
+        """CREATE TABLE users (
+            name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL,   -- viewer, marketer or admin
+            password_hash VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE sessions (
+            session_hash VARCHAR PRIMARY KEY, user_name VARCHAR NOT NULL, csrf VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL)""",
+    ),
 )
 
 SCHEMA_VERSION: Final[int] = len(MIGRATIONS)
