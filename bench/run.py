@@ -17,7 +17,8 @@ Four benchmarks, each with an absolute figure and a reference measured in the sa
 Then the later areas, each a script of its own run in a child process (``run(quick)``
 returns its rows): bench/bench_analytics.py (funnels, variants, paths over 20M events),
 bench/bench_attribution.py (Markov over 1M paths against ``channelattribution``) and
-bench/bench_scoring.py (rescoring, incremental scoring, training).
+bench/bench_scoring.py (rescoring, incremental scoring, training), bench/bench_nurture.py
+(a tick over 100k enrolments, SMTP delivery) and bench/bench_dashboard.py (page times).
 
 Input data come from ``polku.sim`` (falling back to DuckDB SQL if it cannot be imported) and
 are kept in bench/data/ for reuse; workspaces are deleted after each benchmark.
@@ -1048,6 +1049,8 @@ AREAS: dict[str, str] = {
     "analytics": "bench_analytics",
     "attribution": "bench_attribution",
     "scoring": "bench_scoring",
+    "nurture": "bench_nurture",
+    "dashboard": "bench_dashboard",
 }
 
 
@@ -1075,7 +1078,7 @@ def area_rows(r: dict[str, Any]) -> list[str]:
         return []
     keys = ["benchmark", "target", "measured", "reference", "ratio", "verdict"]
     return [
-        "## Analytics, attribution and scoring",
+        "## Analytics, attribution, scoring, nurture and dashboard",
         "",
         "| " + " | ".join(keys) + " |",
         "|---|---|---|---|---|---|",

@@ -7,6 +7,7 @@ from typing import Any
 
 from polku.errors import InvalidInput, NotFound
 from polku.model import CHANNELS, STAGE_ORDER
+from polku.nurture import views as nurture_views
 from polku.store.duck import DuckStore
 
 TIMELINE_LIMIT = 50
@@ -105,6 +106,8 @@ def contact_view(store: DuckStore, key: str, *, limit: int = TIMELINE_LIMIT, cha
         "event_count": timeline["total"],
         "channel_mix": timeline["channel_mix"],
         "last_activity": timeline["last_activity"],
+        "journeys": nurture_views.enrolments_for_contact(store, cid),
+        "lists": nurture_views.lists_for_contact(store, cid),
     }
 
 
