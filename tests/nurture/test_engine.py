@@ -315,3 +315,17 @@ def test_manual_enrolment_refuses_unknown_contacts_and_journeys(home, identify) 
         assert rows(ws, "SELECT count(*) AS n FROM nurture_requests")[0]["n"] == 0
         with pytest.raises(Exception, match="no journey 'zz'"):
             request_enrolment(ws, "zz", ["p0@acme.example"], source="test")
+
+
+def test_the_contact_360_view_shows_its_journeys(home, identify) -> None:
+    home.journey("welcome", trigger={"event": "content_download", "topic": "automation"}, steps=[{"id": "intro", "send": "hello"}])
+    with Workspace(home.path) as ws:
+        identify(ws, [{"email": "ann@acme.example", "traits": {"name": "Ann", "language": "en"}}])
+        engine = Engine(ws)
+        engine.tick()
+        assert ws.contact("ann@acme.example")["journeys"] == []
+        ws.track("content_download", "web", email="ann@acme.example", topic="automation")
+        engine.tick(utcnow())
+        journeys = ws.contact("ann@acme.example")["journeys"]
+        assert [j["journey_id"] for j in journeys] == ["welcome"]
+        assert journeys[0]["messages"] and journeys[0]["messages"][0]["step_id"] == "intro"
