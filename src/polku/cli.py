@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from polku.cli_analytics import analytics_app
+from polku.cli_score import score_app
 from polku.config import Settings
 from polku.errors import NotFound, PolkuError
 from polku.model import STANDARD_EVENTS
@@ -30,6 +31,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(lead_app, name="lead")
 app.add_typer(analytics_app)  # funnel, velocity, paths, variants, pain-points, attribution
 app.add_typer(nurture_app, name="nurture")
+app.add_typer(score_app, name="score")
 app.add_typer(usercli.app, name="users")
 
 out = Console()

@@ -33,6 +33,7 @@ from polku.store.duck import DuckStore
 
 if TYPE_CHECKING:
     from polku.analytics.tables import Tables
+    from polku.leads import Leads
 
 DB_FILE = "polku.duckdb"
 CONFIG_FILE = "polku.yaml"
@@ -279,6 +280,17 @@ class Workspace:
         if not self.store.read_only:
             self.refresh()
         return self.store
+
+    def fresh_store(self) -> DuckStore:
+        """The store, with the derived tables brought up to date first."""
+        return self._fresh()
+
+    @property
+    def leads(self) -> Leads:
+        """Lead and account scores: rescore, explain, rank, train (``polku score``)."""
+        from polku.leads import Leads
+
+        return Leads(self)
 
     def contact(self, key: str, *, limit: int = profiles.TIMELINE_LIMIT, channel: str | None = None) -> dict[str, Any]:
         """The 360° view of a contact, found by contact id, e-mail, CRM id or anonymous id."""

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from polku import __version__, profiles, web
-from polku.api import analytics, errors, openapi
+from polku.api import analytics, errors, openapi, scores
 from polku.api.responses import JSON
 from polku.errors import InvalidInput, PayloadTooLarge
 from polku.model import LeadDecisionIn
@@ -204,6 +204,7 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0, nurture: bool = F
         return {"contacts": [a, b]}
 
     analytics.add_routes(app, ws, scope, fresh)
+    scores.add_routes(app, ws, scope, fresh)
     web.install(app, ws, scope, fresh)
     app.include_router(nurture_router(ws, scope))
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -79,6 +79,7 @@ class WorkspaceFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lifecycle: LifecycleConfig | None = None
+    scoring: dict[str, Any] | None = None  # read and checked by polku.scoring
 
 
 DEFAULT_RULES: Final[tuple[Rule, ...]] = (

@@ -351,6 +351,15 @@ class DuckStore:
                 finally:
                     self._con.unregister("_derived")
 
+    def insert_arrow(self, name: str, select: str, table: pa.Table, params: list[Any] | None = None) -> None:
+        """Insert into ``name`` the rows of ``select``, which reads ``table`` as ``_in``."""
+        with self._lock:
+            self._con.register("_in", table)
+            try:
+                self._con.execute(f"INSERT INTO {name} {select}", params or [])
+            finally:
+                self._con.unregister("_in")
+
     def create_table_as(self, name: str, sql: str, *, tables: dict[str, pa.Table] | None = None) -> None:
         """Create (or replace) a scratch table from a query (which may read the given Arrow tables)."""
         with self._lock:

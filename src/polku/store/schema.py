@@ -223,6 +223,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             session_hash VARCHAR PRIMARY KEY, user_name VARCHAR NOT NULL, csrf VARCHAR NOT NULL,
             created_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL)""",
     ),
+    # version 6: lead and account scores as of the last rescore, with their reasons
+    (
+        """CREATE TABLE lead_scores (
+            contact_id VARCHAR NOT NULL, account_id VARCHAR,
+            fit DOUBLE, engagement DOUBLE, score DOUBLE, grade VARCHAR, fit_grade VARCHAR,
+            reasons VARCHAR[], probability DOUBLE, scored_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE account_scores (
+            account_id VARCHAR NOT NULL, score DOUBLE, grade VARCHAR,
+            card JSON NOT NULL,               -- roll-up, buying-group coverage and reasons
+            scored_at TIMESTAMPTZ NOT NULL)""",
+    ),
 )
 
 SCHEMA_VERSION: Final[int] = len(MIGRATIONS)
