@@ -125,3 +125,13 @@ def test_score_commands(tmp_path: Path) -> None:
     assert code == 0 and "anna@acme.fi" in output and "bo@acme.fi" not in output
     code, output = polku("score", "report")
     assert code == 1 and "polku score train" in output
+
+
+def test_nurture_score_triggers_read_the_last_rescore(ws: Workspace) -> None:
+    from polku.nurture.scores import default_scores
+
+    _world(ws)
+    assert default_scores(ws.store) is None
+    ws.leads.rescore(qualify=False)
+    scores = default_scores(ws.store)
+    assert scores is not None and scores.num_rows == 2 and set(scores.column_names) == {"contact_id", "score"}

@@ -1,8 +1,8 @@
 """Where score triggers and conditions read lead scores: a function of the store returning (contact_id, score).
 
-The scoring package (src/polku/scoring/) owns scores; until its stored scores are wired in
-here, ``default_scores`` finds none and score triggers never fire (the tick says so in its
-warnings). Tests and callers may pass any ``ScoreSource`` to ``Engine`` or ``Scheduler``.
+``default_scores`` reads the scores of the last rescore (`polku score`); before the first
+one there are none and score triggers never fire (the tick says so in its warnings).
+Tests and callers may pass any ``ScoreSource`` to ``Engine`` or ``Scheduler``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from polku.store.duck import DuckStore
 
 def default_scores(store: DuckStore) -> pa.Table | None:
     """Current lead scores as an Arrow table (contact_id: string, score: double), or None when there are none."""
-    return None
+    table = store.query_arrow("SELECT contact_id, score FROM lead_scores")
+    return table if table.num_rows else None
 
 
 def scores_from(mapping: dict[str, float]) -> pa.Table:
