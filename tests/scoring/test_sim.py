@@ -123,3 +123,14 @@ def test_save_and_load(trained: Trained, tmp_path: Path) -> None:
 
 def test_default_rules_are_what_the_model_is_compared_with() -> None:
     assert RULES.engagement == default_rules().engagement and RULES.fit == default_rules().fit
+
+
+def test_the_workspace_trains_saves_and_uses_the_model(trained: Trained) -> None:
+    ws = trained.ws
+    report = ws.leads.train(as_of=END)
+    assert ws.leads.model_path.exists() and report == ws.leads.report()
+    result = ws.leads.rescore(as_of=END, qualify=False)
+    assert result.with_model
+    top = ws.leads.ranked(limit=20)
+    assert all(r["probability"] is not None and 0.0 <= r["probability"] <= 1.0 for r in top)
+    assert ws.leads.contact(top[0]["contact_id"], as_of=END)["probability"] == top[0]["probability"]
