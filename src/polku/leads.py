@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from polku import profiles
 from polku.errors import NotFound
-from polku.model import utcnow
+from polku.model import identity_fields, utcnow
 from polku.store import scores as stored
 
 if TYPE_CHECKING:
@@ -121,10 +121,8 @@ class Leads:
                 continue
             card = scores.card(int(i))
             reasons = "; ".join(r.text for r in card.reasons)
-            kind, _, value = str(row["anchor"]).partition(":")
-            column = {"crm": "crm_id", "email": "email", "anon": "anonymous_id"}[kind]
             self.ws.track(
-                "lead_qualified", "crm", **{column: value}, ts=scores.as_of.isoformat(),
+                "lead_qualified", "crm", **identity_fields(str(row["anchor"])), ts=scores.as_of.isoformat(),
                 event_id=f"mql-{cid}-{scores.as_of:%Y%m%d%H%M%S}",
                 properties={"reason": f"score {card.score:.0f} ({card.grade}): {reasons}", "score": card.score,
                             "grade": card.grade, "source": MQL_SOURCE},

@@ -126,6 +126,13 @@ MAX_BATCH: Final[int] = 5_000
 IDENTITY_COLUMNS: Final[tuple[str, ...]] = ("crm_id", "email", "anonymous_id")
 IDENTITY_KIND: Final[dict[str, str]] = {"crm_id": "crm", "email": "email", "anonymous_id": "anon"}
 
+
+def identity_fields(identity: str) -> dict[str, str]:
+    """The event fields naming an identity: ``"email:ann@x.fi"`` gives ``{"email": "ann@x.fi"}``."""
+    kind, _, value = identity.partition(":")
+    column = {k: c for c, k in IDENTITY_KIND.items()}[kind]
+    return {column: value}
+
 # Columns of the event log as a file or an Arrow table carries them.
 EVENT_COLUMNS: Final[tuple[str, ...]] = (
     "event_id",

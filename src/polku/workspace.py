@@ -27,7 +27,7 @@ from polku.collect.identity import contact_id_for
 from polku.collect.importer import count_rows, detect_format, field_errors, read_chunks
 from polku.errors import Forbidden, ImportRejected, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from polku.lifecycle.rules import Rule, load_rules
-from polku.model import IDENTITY_KIND, MAX_BATCH, EventIn, IdentifyIn, utcnow
+from polku.model import MAX_BATCH, EventIn, IdentifyIn, identity_fields, utcnow
 from polku.store import derive, operational
 from polku.store.duck import DuckStore
 
@@ -366,10 +366,8 @@ class Workspace:
         if not reason.strip():
             raise InvalidInput(f"a lead {decision} needs a reason")
         store = self._fresh()
-        kind, _, value = self._anchor(store, key).partition(":")
-        column = {k: c for c, k in IDENTITY_KIND.items()}[kind]
         properties = {"reason": reason.strip(), **({"by": by} if by else {})}
-        return self.track(types[decision], "crm", **{column: value}, properties=properties)
+        return self.track(types[decision], "crm", **identity_fields(self._anchor(store, key)), properties=properties)
 
     def _anchor(self, store: DuckStore, key: str) -> str:
         cid = profiles.find_contact_id(store, key)

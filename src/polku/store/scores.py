@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from polku.scoring.fit import TRAITS
 from polku.scoring.match import Touch
 from polku.store.duck import DuckStore
 
@@ -51,7 +52,7 @@ def touches_of(store: DuckStore, contact_id: str) -> tuple[list[Touch], dict[str
         [contact_id],
     )
     touches = [Touch.from_row(r) for r in rows]
-    traits = {k: person.get(k) for k in ("role", "org_level", "industry", "employees", "country") if person.get(k) is not None}
+    traits = {k: person[k] for k in TRAITS if person.get(k) is not None}
     return touches, traits, person.get("account_id")
 
 
