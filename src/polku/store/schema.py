@@ -234,6 +234,30 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             card JSON NOT NULL,               -- roll-up, buying-group coverage and reasons
             scored_at TIMESTAMPTZ NOT NULL)""",
     ),
+    # version 7: survey invitations (signed single-use links), CX alerts, per-contact score state
+    (
+        """CREATE TABLE survey_invites (
+            invite_id VARCHAR PRIMARY KEY,    -- random; the signed token names it
+            survey_id VARCHAR NOT NULL, identity VARCHAR NOT NULL,  -- e.g. email:anna@acme.fi
+            contact_id VARCHAR, account_id VARCHAR,
+            trigger_event_id VARCHAR, trigger_type VARCHAR, phase VARCHAR,
+            language VARCHAR, channel VARCHAR NOT NULL,          -- email, link, portal or journey
+            enrolment_id VARCHAR,
+            max_answers INTEGER NOT NULL, answers INTEGER NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL,
+            answered_at TIMESTAMPTZ)""",
+        """CREATE TABLE cx_alerts (
+            alert_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL,   -- detractor or health_drop
+            account_id VARCHAR, contact_id VARCHAR, event_id VARCHAR,
+            reason VARCHAR NOT NULL, owner VARCHAR,
+            status VARCHAR NOT NULL,          -- open, acknowledged or closed
+            journey_id VARCHAR,
+            actions JSON NOT NULL,            -- [{at, by, action, note}], oldest first
+            created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL)""",
+        """CREATE TABLE score_state (
+            contact_id VARCHAR NOT NULL,      -- one row each; replaced, never updated in place
+            rules_key VARCHAR NOT NULL, state JSON NOT NULL, updated_at TIMESTAMPTZ NOT NULL)""",
+    ),
 )
 
 SCHEMA_VERSION: Final[int] = len(MIGRATIONS)
