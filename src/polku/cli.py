@@ -18,6 +18,7 @@ from polku.cli_score import score_app
 from polku.config import Settings
 from polku.errors import NotFound, PolkuError
 from polku.model import STANDARD_EVENTS
+from polku.cx.cli import cx_app
 from polku.nurture.cli import nurture_app
 from polku.web import usercli
 from polku.workspace import DB_FILE, ImportResult, Workspace
@@ -33,6 +34,7 @@ app.add_typer(analytics_app)  # funnel, velocity, paths, variants, pain-points, 
 app.add_typer(nurture_app, name="nurture")
 app.add_typer(score_app, name="score")
 app.add_typer(usercli.app, name="users")
+app.add_typer(cx_app, name="cx")
 
 out = Console()
 err = Console(stderr=True)

@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from polku import __version__, profiles, web
 from polku.api import analytics, errors, openapi, scores
 from polku.api.responses import JSON
+from polku.cx import api as cx_api
 from polku.errors import InvalidInput, PayloadTooLarge
 from polku.model import LeadDecisionIn
 from polku.nurture.api import nurture_router
@@ -207,4 +208,5 @@ def create_app(ws: Workspace, *, refresh_seconds: float = 2.0, nurture: bool = F
     scores.add_routes(app, ws, scope, fresh)
     web.install(app, ws, scope, fresh)
     app.include_router(nurture_router(ws, scope))
+    cx_api.add_routes(app, ws, scope, fresh)
     return app

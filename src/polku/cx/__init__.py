@@ -1,0 +1,1 @@
+"""Customer-experience measurement: surveys, target experiences, feedback text and account CX health."""
