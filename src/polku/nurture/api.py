@@ -87,6 +87,20 @@ def nurture_router(ws: Workspace, scope: Scope) -> APIRouter:
         return {"id": journey.id, "status": journey.status, "file": f"journeys/{journey.id}.yaml",
                 "definition": journey.model_dump(mode="json", by_alias=True, exclude_none=True)}
 
+    @router.post("/v1/journeys/{journey_id}/pause", tags=["nurture"], dependencies=[Depends(scope("write"))])
+    async def pause(request: Request, journey_id: str) -> dict[str, Any]:
+        """Pause a journey (its file gets `status: paused`): from the next tick no one enters and no step runs."""
+        return await run_in_threadpool(
+            _writer(request).submit, lambda: ops.set_journey_status(ws.home, journey_id, "paused"), group=False
+        )
+
+    @router.post("/v1/journeys/{journey_id}/resume", tags=["nurture"], dependencies=[Depends(scope("write"))])
+    async def resume(request: Request, journey_id: str) -> dict[str, Any]:
+        """Resume a paused journey (`status: active`): the next tick enrols and moves contacts again, catching up."""
+        return await run_in_threadpool(
+            _writer(request).submit, lambda: ops.set_journey_status(ws.home, journey_id, "active"), group=False
+        )
+
     @router.post("/v1/journeys/{journey_id}/enrolments", tags=["nurture"], status_code=202,
                  dependencies=[Depends(scope("write"))])
     async def enrol(

@@ -192,6 +192,31 @@ def report(journey: str, as_json: AsJson = False) -> None:
         out.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)
 
 
+def _set_status(journey: str, status: str) -> None:
+    from polku.cli import state
+    from polku.nurture.ops import set_journey_status
+
+    with _errors():
+        result = set_journey_status(state.home, journey, status)
+    word = "paused" if status == "paused" else "resumed"
+    if result["changed"]:
+        out.print(f"{journey} {word} ({result['file']}); the next tick obeys", soft_wrap=True)
+    else:
+        out.print(f"{journey} is already {status}; nothing changed", soft_wrap=True)
+
+
+@nurture_app.command("pause")
+def pause(journey: str) -> None:
+    """Pause a journey: no one enters and no step runs until it is resumed (also while a server runs)."""
+    _set_status(journey, "paused")
+
+
+@nurture_app.command("resume")
+def resume(journey: str) -> None:
+    """Resume a paused journey: the next tick enrols and moves contacts again, catching up on the pause."""
+    _set_status(journey, "active")
+
+
 @nurture_app.command("enrol")
 def enrol(
     journey: str,

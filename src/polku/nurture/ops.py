@@ -1,20 +1,25 @@
-"""Operations the CLI and the API share: enrolment requests, journeys sent to the API, in-doubt decisions."""
+"""Operations the CLI and the API share: enrolment requests, journeys sent to the API, pausing and
+resuming a journey, in-doubt decisions."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import yaml
+
 from polku import profiles
-from polku.errors import InvalidInput, NotFound
+from polku.errors import ConfigError, InvalidInput, NotFound
 from polku.model import utcnow
 from polku.nurture.definitions import Journey
-from polku.nurture.loader import JOURNEYS_DIR, check_new_journey, load_definitions
+from polku.nurture.loader import JOURNEYS_DIR, check_new_journey, load_definitions, load_journeys, parse_journey
+from polku.nurture.yamlsrc import Problem, parse
 from polku.store import nurture as sql
 
 if TYPE_CHECKING:
@@ -22,6 +27,9 @@ if TYPE_CHECKING:
 
 MAX_ENROL: Final[int] = 5000
 RESOLUTIONS: Final[dict[str, str]] = {"sent": "sent", "resend": "pending", "drop": "failed"}
+STATUSES: Final[tuple[str, ...]] = ("active", "paused")
+NO_TOTALS: Final[dict[str, int]] = {"enrolled": 0, "active": 0, "in_holdout": 0, "completed": 0, "goal_reached": 0}
+log = logging.getLogger("polku.nurture")
 
 
 def request_enrolment(ws: Workspace, journey_id: str, keys: list[str], *, source: str, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -86,6 +94,58 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def set_journey_status(home: Path, journey_id: str, status: str, *, by: str | None = None) -> dict[str, Any]:
+    """Pause or resume a journey: set ``status:`` in its file, atomically, leaving the rest of the file as it was.
+
+    The next tick obeys (a paused journey enrols no one and runs no steps). Only the
+    journey's own file must be valid. Returns the id, the status before and after, whether
+    the file changed, and the file.
+    """
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    problems: list[Problem] = []
+    parsed, where = load_journeys(home, problems)
+    found = next(((j, src) for j, src in parsed if j.id == journey_id), None)
+    if found is None:
+        own = [p for p in problems if Path(p.file).stem == journey_id]
+        if own:
+            raise ConfigError(f"journey {journey_id!r} cannot be changed until its file is fixed:\n"
+                              + "\n".join(p.text() for p in own), details=[p.detail() for p in own])
+        raise NotFound(f"no journey {journey_id!r} in {JOURNEYS_DIR}/ (journeys: {', '.join(sorted(where)) or 'none'})")
+    before, src = found
+    result = {"id": journey_id, "status": status, "previous": before.status, "changed": before.status != status,
+              "file": src.name}
+    if not result["changed"]:
+        return result
+    path = home / src.name
+    edited = _with_status(path.read_text(encoding="utf-8"), status)
+    checked: list[Problem] = []
+    after = parse_journey(parse(edited, src.name), path.stem, checked)
+    if after is None or after.model_dump() != before.model_copy(update={"status": status}).model_dump():
+        raise ConfigError(f"could not set the status of journey {journey_id!r} safely; set `status: {status}` "
+                          f"in {src.name} by hand", details=[p.detail() for p in checked])
+    _atomic_write(path, edited)
+    log.info("journey %s %s%s", journey_id, "paused" if status == "paused" else "resumed", f" by {by}" if by else "")
+    return result
+
+
+def _with_status(text: str, status: str) -> str:
+    """The journey text with its top-level ``status`` set: the value replaced in place, or a line added."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)  # the pure-Python loader: marks count characters
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        raise InvalidInput("a journey file holds a mapping (id, trigger, steps, ...)")
+    for key, value in node.value:
+        if key.value == "status" and isinstance(value, yaml.ScalarNode):
+            quote = value.style if value.style in ('"', "'") else ""
+            return text[:value.start_mark.index] + f"{quote}{status}{quote}" + text[value.end_mark.index:]
+    first = node.value[0][0].start_mark
+    if node.flow_style:  # JSON, or YAML written as {...}
+        line = f'"status": "{status}", '
+    else:
+        line = f"status: {status}\n" + " " * first.column
+    return text[:first.index] + line + text[first.index:]
+
+
 def list_journeys(ws: Workspace) -> list[dict[str, Any]]:
     """Journeys defined in files and those that ran, with their enrolment counts."""
     defs = load_definitions(ws.home)
@@ -99,7 +159,7 @@ def list_journeys(ws: Workspace) -> list[dict[str, Any]]:
             "id": jid, "name": j.title if j else stored[jid]["name"], "status": status,
             "priority": j.priority if j else stored[jid]["priority"], "holdout": j.holdout if j else None,
             "source": defs.sources.get(jid) or stored.get(jid, {}).get("source"),
-            **totals.get(jid, {"enrolled": 0, "active": 0, "in_holdout": 0}),
+            **totals.get(jid, NO_TOTALS),
         })
     return sorted(out, key=lambda r: (-r["priority"], r["id"]))
 
@@ -113,7 +173,7 @@ def journey_detail(ws: Workspace, journey_id: str) -> dict[str, Any]:
         raise NotFound(f"no journey {journey_id!r}")
     definition = j.model_dump(mode="json", by_alias=True, exclude_none=True) if j else json.loads(stored["definition"])  # type: ignore[index]
     return {"id": journey_id, "status": j.status if j else "removed", "source": defs.sources.get(journey_id),
-            "definition": definition, **sql.journey_totals(ws.store).get(journey_id, {"enrolled": 0, "active": 0, "in_holdout": 0})}
+            "definition": definition, **sql.journey_totals(ws.store).get(journey_id, NO_TOTALS)}
 
 
 def resolve_message(ws: Workspace, message_id: str, action: str, note: str | None = None) -> dict[str, Any]:

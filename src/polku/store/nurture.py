@@ -995,12 +995,15 @@ def contact_requests(store: DuckStore, contact_id: str) -> list[dict[str, Any]]:
 
 
 def journey_totals(store: DuckStore) -> dict[str, dict[str, int]]:
-    """Enrolled and active counts of every journey."""
+    """Enrolled, active, held-out, completed and goal-reaching counts of every journey."""
     return {
-        r["journey_id"]: {"enrolled": int(r["enrolled"]), "active": int(r["active"]), "in_holdout": int(r["holdout"])}
+        r["journey_id"]: {"enrolled": int(r["enrolled"]), "active": int(r["active"]), "in_holdout": int(r["holdout"]),
+                          "completed": int(r["completed"]), "goal_reached": int(r["goal_reached"])}
         for r in store.query(
             """SELECT journey_id, count(*) AS enrolled, count(*) FILTER (WHERE status = 'active') AS active,
-                      count(*) FILTER (WHERE arm = 'control') AS holdout
+                      count(*) FILTER (WHERE arm = 'control') AS holdout,
+                      count(*) FILTER (WHERE status = 'completed') AS completed,
+                      count(*) FILTER (WHERE goal_at IS NOT NULL) AS goal_reached
                FROM nurture_enrolments GROUP BY journey_id"""
         )
     }

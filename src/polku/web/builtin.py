@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from polku.web import admin, analytics_pages, views
+from polku.web import admin, analytics_pages, journeys, panels, views
 from polku.web.pages import Page, Registry
 
 
@@ -13,7 +13,7 @@ def register(registry: Registry) -> None:
     registry.add_page(Page("overview", "Overview", "/overview", routes=views.router, order=10))
     registry.add_page(Page("search", "Search", "/search", order=20))  # its route is in views.router
     analytics_pages.register(registry)  # funnels, journey map, attribution, velocity: once touchpoints exist
+    journeys.register(registry)  # once a journey is defined or has run
+    panels.register(registry)  # score (once scored) and journeys (once anyone enrolled) on the 360° pages
     registry.add_page(Page("users", "Users", "/users", routes=admin.router, scope="admin", order=90))
-    # Waiting for their areas (see docs/dashboard.md, "Adding a page"), for example:
-    # registry.add_page(Page("journeys", "Journeys", "/journeys", routes=nurture_pages.router,
-    #                        available=lambda ws: has_rows(ws, "nurture_journeys"), order=40))
+    # Other areas add theirs the same way (see docs/dashboard.md, "Adding a page").

@@ -7,6 +7,7 @@ also what screen readers and the CSV export use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Final
@@ -92,4 +93,39 @@ def stacked_weekly(title: str, rows: Sequence[Mapping[str, Any]], *, key: str = 
         "xAxis": {"type": "category", "data": [w.isoformat() for w in weeks]},
         "yAxis": {"type": "value", "minInterval": 1},
         "series": [{"type": "bar", "stack": "all", "name": n, "data": data[n]} for n in names],
+    }
+
+
+def grouped_bars(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float | None]]) -> dict[str, Any]:
+    """Vertical bars grouped by label, one bar per series (e.g. sent, opened, clicked per journey step)."""
+    return _base(title) | {
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "legend": {"top": 0, "type": "scroll"},
+        "grid": {"left": 40, "right": 16, "top": 36, "bottom": 28, "containLabel": True},
+        "xAxis": {"type": "category", "data": list(labels), "axisLabel": {"interval": 0}},
+        "yAxis": {"type": "value", "minInterval": 1},
+        "series": [{"type": "bar", "name": name, "data": list(values)} for name, values in series.items()],
+    }
+
+
+def interval(title: str, label: str, estimate: float, low: float, high: float, unit: str = "") -> dict[str, Any]:
+    """One estimate with its confidence interval as a horizontal whisker, and a line at zero."""
+    widest = max(abs(low), abs(high), abs(estimate), 1e-9) * 1.1
+    step = next((s for s in (0.5, 1, 2, 5, 10, 20, 25, 50) if widest <= 5 * s), 100)
+    span = step * math.ceil(widest / step)  # a round axis end, the same on both sides of zero
+    return _base(title) | {
+        "tooltip": {"trigger": "item"},
+        "grid": {"left": 8, "right": 24, "top": 16, "bottom": 28, "containLabel": True},
+        "xAxis": {"type": "value", "min": -span, "max": span, "interval": step,
+                  "axisLabel": {"formatter": "{value}" + unit}},
+        "yAxis": {"type": "category", "data": [label]},
+        "series": [
+            {"type": "boxplot", "name": "interval", "layout": "horizontal", "boxWidth": [4, 18],
+             "itemStyle": {"color": "#eff6ff", "borderColor": PALETTE[0], "borderWidth": 2},
+             "data": [[low, estimate, estimate, estimate, high]],
+             "markLine": {"symbol": "none", "silent": True, "lineStyle": {"color": "#475569", "type": "dashed"},
+                          "label": {"formatter": "no effect"}, "data": [{"xAxis": 0}]}},
+            {"type": "scatter", "name": "estimate", "symbolSize": 14, "data": [[estimate, label]],
+             "itemStyle": {"color": PALETTE[1]}},
+        ],
     }

@@ -67,6 +67,7 @@ class Panel:
     tables: Callable[[Workspace, str, str], Sequence[Table]]  # (ws, subject, subject id) -> tables
     subjects: tuple[str, ...] = ("account", "contact")
     available: Check = always
+    place: str = "end"  # "top": right under the profile; "end": after the page's own tables
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The ``/v1`` read routes the dashboard added: search, stage funnel, weekly stage entries, filtered timelines.
+"""The ``/v1`` read routes the dashboard added: search, stage funnel, weekly stage entries, filtered timelines,
+buying groups with scores and CX answers, and accounts ranked by score.
 
 Same API-key auth (read scope) and freshness as the other view routes. No
 ``from __future__ import annotations``: FastAPI reads the routes' annotations.
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query
 
-from polku.web import reads
+from polku.web import reads, scored
 from polku.workspace import Workspace
 
 Since = Annotated[date | None, Query(description="Only touchpoints on or after this day (YYYY-MM-DD, UTC).")]
@@ -62,3 +63,16 @@ def add_routes(app: FastAPI, ws: Workspace, scope: Callable[[str], Any], fresh: 
         return reads.timeline(ws.store, "contact", key, channel=channel, type=event_type, since=since, until=until,
                               limit=limit)
 
+
+    @app.get("/v1/accounts/{key}/buying-group", **options)
+    def get_buying_group(key: str) -> dict[str, Any]:
+        """The account's people with stage, stored score (as of the last rescore) and latest CX answer."""
+        return scored.buying_group(ws.store, key)
+
+    @app.get("/v1/leads/accounts", **options)
+    def get_ranked_accounts(
+        limit: Annotated[int, Query(ge=1, le=scored.MAX_RANKED)] = 50,
+        min_score: Annotated[float, Query(ge=0, le=100)] = 0.0,
+    ) -> list[dict[str, Any]]:
+        """Accounts by score (as of the last rescore), highest first, with buying-group coverage."""
+        return scored.accounts_by_score(ws.store, limit=limit, min_score=min_score)

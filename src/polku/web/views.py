@@ -15,8 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from polku import profiles
 from polku.errors import InvalidInput
 from polku.model import CHANNELS, STANDARD_EVENTS, OrgLevel, Role
-from polku.web import charts, reads, users
-from polku.web.pages import panel_tables
+from polku.web import charts, reads, scored, users
+from polku.web.pages import has_rows, panel_tables, registry
 from polku.web.site import Site
 from polku.web.tables import Column, Table, csv_response, pick
 
@@ -72,6 +72,18 @@ def overview_tables(stats: dict[str, Any], funnel: dict[str, list[dict[str, Any]
             Column("name", "Account", href=account_link), Column("account_id", "Id"), Column("stage", "Stage"),
             n("recent_events", "Touchpoints"), Column("last_activity", "Last activity", "when")], stats["top_accounts"]),
     ]
+
+
+def top_scored_table(ranked: list[dict[str, Any]]) -> Table:
+    """Accounts ranked by score (GET /v1/leads/accounts) as a table."""
+    rows = [{**r, "decision_maker": None if r["decision_maker_engaged"] is None else
+             ("yes" if r["decision_maker_engaged"] else "no")} for r in ranked]
+    return Table("top_scored", "Top accounts by score", [
+        Column("name", "Account", href=account_link), Column("account_id", "Id"), Column("stage", "Stage"),
+        Column("score", "Score", "number"), Column("grade", "Grade"), Column("active_contacts", "Active people", "number"),
+        Column("contacts", "People", "number"), Column("decision_maker", "Decision-maker engaged"),
+        Column("scored_at", "Scored", "when")], rows,
+        note="As of the last rescore (`polku score`): engagement and fit of the buying group.")
 
 
 # ---- 360° views ---------------------------------------------------------------------------
@@ -179,6 +191,11 @@ def router(site: Site) -> APIRouter:
             "channels": charts.bars("Touchpoints by channel", [c["channel"] for c in stats["channels"]],
                                     [c["events"] for c in stats["channels"]]),
         }
+        if registry.is_available(site.ws, "overview:account-scores", lambda ws: has_rows(ws, "account_scores")):
+            ranked = scored.accounts_by_score(store, limit=10)  # GET /v1/leads/accounts
+            tables.append(top_scored_table(ranked))
+            chart["top_scored"] = charts.bars("Top accounts by score", [r["name"] or r["account_id"] for r in ranked],
+                                              [r["score"] for r in ranked])
         return _respond(site, request, export, tables, "overview", "overview.html", title="Overview",
                         stats=stats, charts=chart, weeks=weeks)
 
@@ -220,13 +237,16 @@ def router(site: Site) -> APIRouter:
         """Profile, buying group map, timeline with filters, stage history and channel mix of an account."""
         view = profiles.account_view(site.ws.store, key, limit=1)  # GET /v1/accounts/{key}
         tl = filters.run(site, "account", view["account"]["account_id"], export)  # GET /v1/accounts/{key}/timeline
-        members = view["buying_group"]
+        members = scored.with_facts(site.ws.store, view["buying_group"])  # GET /v1/accounts/{key}/buying-group
         tables = [
             Table("buying_group", "Buying group", [
                 Column("name", "Name", href=contact_link), Column("email", "E-mail"), Column("title", "Title"),
                 Column("role", "Role"), Column("org_level", "Level"), Column("stage", "Stage"),
-                Column("journey_stage", "Journey stage"), Column("event_count", "Touchpoints", "number"),
-                Column("last_seen", "Last seen", "when"), Column("contact_id", "Id")], members),
+                Column("journey_stage", "Journey stage"), Column("score", "Score", "number"), Column("grade", "Grade"),
+                Column("cx_answer", "Latest CX answer"), Column("cx_at", "Answered", "when"),
+                Column("event_count", "Touchpoints", "number"), Column("last_seen", "Last seen", "when"),
+                Column("contact_id", "Id")], members,
+                note="Scores as of the last rescore; the CX answer is the person's latest survey answer."),
             timeline_table(tl, with_contact=True),
             history_table(view["stage_history"], with_contact=True),
             mix_table(view["channel_mix"]),
