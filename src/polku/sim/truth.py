@@ -8,8 +8,10 @@ stage_counts; stages and devices (by e-mail, including the never-seen addresses 
 visitors); anonymous_links ([anonymous_id, email] revealed by the person's own identify
 calls); shared_devices (a colleague of the same account identifying on a contact's device:
 {anonymous_id, owner, colleague, ts}, each one wrong link for identity resolution to merge
-and a user to unmerge; not in anonymous_links); customer_accounts; contacts (one record
-each, with nurture window and touches); params.
+and a user to unmerge; not in anonymous_links); customer_accounts; account_satisfaction
+({account_id: the latent satisfaction, a standard normal draw, that drives survey scores,
+ticket rates and machine wear}); contacts (one record each, with nurture window and
+touches); params.
 """
 
 from __future__ import annotations
@@ -109,6 +111,9 @@ def block_truth(
         "anonymous_links": links,
         "shared_devices": shared_devices,
         "customer_accounts": [acc.account_id[a] for a in customers],
+        "account_satisfaction": {
+            acc.account_id[a]: round(float(acc.satisfaction[a]), 6) for a in range(len(acc))
+        },
     }
 
 
@@ -155,6 +160,7 @@ def world_truth(
         "anonymous_links": [link for p in parts for link in p["anonymous_links"]],
         "shared_devices": [s for p in parts for s in p["shared_devices"]],
         "customer_accounts": [a for p in parts for a in p["customer_accounts"]],
+        "account_satisfaction": {k: v for p in parts for k, v in p["account_satisfaction"].items()},
         "contacts": contacts,
         "params": params.to_dict(),
     }
