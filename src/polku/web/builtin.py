@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from polku.web import admin, analytics_pages, journeys, panels, views
+from polku.web import admin, analytics_pages, cx_pages, journeys, panels, views
 from polku.web.pages import Page, Registry
 
 
@@ -15,5 +15,6 @@ def register(registry: Registry) -> None:
     analytics_pages.register(registry)  # funnels, journey map, attribution, velocity: once touchpoints exist
     journeys.register(registry)  # once a journey is defined or has run
     panels.register(registry)  # score (once scored) and journeys (once anyone enrolled) on the 360° pages
+    cx_pages.register(registry)  # CX targets, surveys, risks and alerts; CX health and answers panels
     registry.add_page(Page("users", "Users", "/users", routes=admin.router, scope="admin", order=90))
     # Other areas add theirs the same way (see docs/dashboard.md, "Adding a page").

@@ -68,6 +68,7 @@ class Panel:
     subjects: tuple[str, ...] = ("account", "contact")
     available: Check = always
     place: str = "end"  # "top": right under the profile; "end": after the page's own tables
+    template: str = ""  # a template that lays the panel out (gets ``panel``, ``ts``); else its tables in order
 
 
 @dataclass
