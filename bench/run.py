@@ -1051,6 +1051,9 @@ AREAS: dict[str, str] = {
     "scoring": "bench_scoring",
     "nurture": "bench_nurture",
     "dashboard": "bench_dashboard",
+    "cx_survey": "bench_cx_survey",
+    "cx_text": "bench_cx_text",
+    "cx_health": "bench_cx_health",
 }
 
 
@@ -1078,7 +1081,7 @@ def area_rows(r: dict[str, Any]) -> list[str]:
         return []
     keys = ["benchmark", "target", "measured", "reference", "ratio", "verdict"]
     return [
-        "## Analytics, attribution, scoring, nurture and dashboard",
+        "## Analytics, attribution, scoring, nurture, dashboard and CX",
         "",
         "| " + " | ".join(keys) + " |",
         "|---|---|---|---|---|---|",
