@@ -27,7 +27,7 @@ from polku.model import JourneyStage, Role
 from polku.nurture.definitions import check_id
 
 PARTS: Final[tuple[str, ...]] = ("subject", "text", "html")
-GLOBALS: Final[frozenset[str]] = frozenset({"contact", "account", "journey", "link", "unsubscribe_url"})
+GLOBALS: Final[frozenset[str]] = frozenset({"contact", "account", "journey", "link", "unsubscribe_url", "survey_url"})
 ALWAYS: Final[dict[str, frozenset[str]]] = {
     "contact": frozenset({"email", "contact_id", "stage"}),
     "account": frozenset(),
@@ -221,6 +221,7 @@ def _sample(declared: dict[str, set[str]]) -> dict[str, Any]:
     ctx["account"]["employees"] = 100
     ctx["link"] = lambda url, *_: str(url)
     ctx["unsubscribe_url"] = "https://example.invalid/unsubscribe"
+    ctx["survey_url"] = "https://example.invalid/s/survey"
     return ctx
 
 
@@ -279,7 +280,8 @@ def render_context(ctx: dict[str, Any]) -> dict[str, Any]:
     account = {k: v for k, v in ((ctx.get("traits") or {}).get("_account") or {}).items() if v is not None}
     account.update({k: v for k, v in (ctx.get("account_traits") or {}).items() if v is not None})
     account.update({k: v for k, v in (ctx.get("account") or {}).items() if v is not None})
-    return {"contact": contact, "account": account, "journey": ctx.get("journey") or {}}
+    survey = {"survey_url": ctx["survey_url"]} if ctx.get("survey_url") else {}  # set by a survey step (polku.cx.surveys)
+    return {"contact": contact, "account": account, "journey": ctx.get("journey") or {}, **survey}
 
 
 def render(

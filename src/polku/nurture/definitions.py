@@ -200,6 +200,7 @@ class Step(_Strict):
     enrol: str | None = None
     exit: bool | str | None = None
     next: str | None = None
+    survey: str | None = Field(default=None, description="with send: the survey whose link {{ survey_url }} shows")
 
     @field_validator("id")
     @classmethod
@@ -218,6 +219,8 @@ class Step(_Strict):
             raise ValueError(f"a {self.kind} step chooses its own next step; remove next")
         if self.split is not None and len({v.name for v in self.split}) != len(self.split):
             raise ValueError("split variant names must differ")
+        if self.survey is not None and (self.send is None or not _ID.match(self.survey)):
+            raise ValueError("survey goes with send (a template showing {{ survey_url }}) and names a survey id")
         return self
 
     @property

@@ -194,6 +194,8 @@ class Engine:
     # ---- advancing --------------------------------------------------------------------------------
 
     def _advance(self, defs: Definitions, active: list[Journey], now: datetime, first: bool) -> None:
+        from polku.cx.surveys import journeys as survey_links  # survey steps (imported here: cx imports nurture)
+
         store = self.store
         stage_types = {(j.id, s.id): STAGE_EVENTS[s.set_stage] for j in active for s in j.steps if s.set_stage is not None}
         stage_rows = sql.stage_step_rows(store, now, list(stage_types))
@@ -201,6 +203,7 @@ class Engine:
                   "default_language": defs.policy.default_language}
         tracking = defs.policy.tracking_url or self._default_tracking_url()
         policy = defs.policy
+        invites = survey_links.prepare(self.ws, now, survey_links.survey_steps(active), tracking)
         with store.transaction():
             sql.build_due(store, now, check_waits=first)
             sql.moves_simple(store, now)
@@ -214,6 +217,7 @@ class Engine:
             if policy.frequency_cap is not None:
                 sql.apply_frequency_cap(store, now, policy.frequency_cap.messages, policy.frequency_cap.per)
             sql.queue_sends(store, now, sender=sender, tracking_url=tracking)
+            survey_links.attach(store, invites)
             sql.queue_notifications(store, now, sender=sender, tracking_url=tracking)
             sql.queue_webhooks(store, now, sender=sender, tracking_url=tracking)
             sql.queue_enrol_requests(store, now)

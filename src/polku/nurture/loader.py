@@ -254,6 +254,13 @@ def _check_loops(journey: Journey, src: Source, position: dict[str, int]) -> lis
     return []
 
 
+def _survey_problems(home: Path, journeys: list[tuple[Journey, Source]], library: Library) -> list[Problem]:
+    """Survey steps name surveys that exist, with templates that show {{ survey_url }} (see polku.cx.surveys)."""
+    from polku.cx.surveys.journeys import check_steps
+
+    return check_steps(home, journeys, library)
+
+
 def load_definitions(home: Path) -> Definitions:
     """Load and check everything; raises one ConfigError listing every problem with file and line."""
     problems: list[Problem] = []
@@ -262,6 +269,7 @@ def load_definitions(home: Path) -> Definitions:
     parsed, where = load_journeys(home, problems)
     for journey, src in parsed:
         problems.extend(check_journey(journey, src, library, where))
+    problems.extend(_survey_problems(home, parsed, library))
     raise_problems(problems, "the nurture definitions")
     return Definitions({j.id: j for j, _ in parsed}, where, library, policy)
 
@@ -278,6 +286,7 @@ def check_new_journey(home: Path, text: str, journey_id: str) -> Journey:
     journey = parse_journey(src, journey_id, problems)
     if journey is not None:
         problems.extend(check_journey(journey, src, library, {*where, journey.id}))
+        problems.extend(_survey_problems(home, [(journey, src)], library))
     raise_problems(problems, "the journey")
     assert journey is not None
     return journey

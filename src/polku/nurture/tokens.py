@@ -37,12 +37,12 @@ class Claim:
     url: str | None = None
 
 
-def ensure_secret(store: DuckStore) -> str:
-    """The workspace's tracking secret, created on first use (call inside a write)."""
-    secret = store.meta(SECRET_KEY)
+def ensure_secret(store: DuckStore, key: str = SECRET_KEY) -> str:
+    """The workspace's secret under ``key`` (tracking by default), created on first use (call inside a write)."""
+    secret = store.meta(key)
     if secret is None:
         secret = secrets.token_hex(32)
-        store.set_meta(SECRET_KEY, secret)
+        store.set_meta(key, secret)
     return secret
 
 
