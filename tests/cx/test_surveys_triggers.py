@@ -95,6 +95,8 @@ def test_the_sample_is_a_stable_share() -> None:
 
 def test_polku_cx_invite_and_tick(tmp_path: Path, ws: Workspace) -> None:
     ticket(ws, "t1", "anna", NOW - timedelta(hours=2))
+    ws.track("survey_answered", "email", event_id="a-1", email="anna@acme.fi", ts=(NOW - timedelta(hours=1)).isoformat(),
+             value=3, properties={"survey": "nps", "score": 3, "comment": "Too slow."})
     home = str(ws.home)
     ws.close()
     runner = CliRunner(env={"COLUMNS": "200"})
@@ -108,6 +110,9 @@ def test_polku_cx_invite_and_tick(tmp_path: Path, ws: Workspace) -> None:
     assert missing.exit_code == 1 and "no contact for 1 of the keys: nobody@acme.fi" in missing.output
     ticked = runner.invoke(app, ["--home", home, "cx", "tick", "--now", NOW.isoformat()])
     assert ticked.exit_code == 0 and "1 invitations (support 1)" in ticked.output, ticked.output
+    assert "CX alerts: 1 new, 1 open" in ticked.output, ticked.output  # the detractor answer's alert
+    again = runner.invoke(app, ["--home", home, "cx", "tick", "--now", NOW.isoformat()])
+    assert "CX alerts: 0 new, 1 open" in again.output, again.output
     listed = runner.invoke(app, ["--home", home, "cx", "surveys", "--json"])
     [survey] = json.loads(listed.output)
     assert (survey["id"], survey["invites"], survey["open"], survey["answers"]) == ("support", 3, 3, 0)

@@ -13,6 +13,7 @@ from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from polku.cx.alerts import check_alerts
 from polku.cx.surveys import Asked, Occasion, Page, Surveys
 from polku.cx.surveys.invites import MAX_INVITES
 from polku.errors import PayloadTooLarge
@@ -97,10 +98,11 @@ def add_routes(app: FastAPI, ws: Workspace, scope: Callable[[str], Any], fresh: 
 
     @app.post("/v1/cx/surveys/tick", tags=["cx"], dependencies=[Depends(scope("admin"))])
     async def tick(request: Request) -> dict[str, Any]:
-        """Run the survey triggers once (what `polku cx tick` does, for a running server)."""
+        """Run the survey triggers and the CX alert check once (what `polku cx tick` does, for a running server)."""
         writer = _writer(request)
         result = await run_in_threadpool(surveys.tick, run=lambda job: writer.submit(job, group=False))
-        return result.as_dict()
+        alerts = await run_in_threadpool(writer.submit, lambda: check_alerts(ws), group=False)
+        return result.as_dict() | {"alerts": alerts}
 
     # ---- the answer page (public) ----------------------------------------------------------------
 

@@ -138,10 +138,13 @@ def tick(
     """Run the surveys' triggers once: invite contacts after the touchpoints the surveys name."""
     from polku.cx.surveys import Surveys
 
+    from polku.cx.alerts import check_alerts
+
     with _workspace() as ws, _errors():
         result = Surveys(ws).tick(_when(now))
+        alerts = check_alerts(ws, now=_when(now))
     if as_json:
-        return _json(result.as_dict())
+        return _json(result.as_dict() | {"alerts": alerts})
     total = sum(result.invites.values())
     out.print(f"survey triggers at {result.now.isoformat()[:19]}: {total:,} invitations "
               f"({', '.join(f'{k} {v:,}' for k, v in sorted(result.invites.items())) or 'none'}), "
@@ -152,3 +155,5 @@ def tick(
         out.print(f"  asked journey {journey} to send {n:,}", soft_wrap=True)
     for w in result.warnings:
         out.print(f"[yellow]warning:[/yellow] {w}", soft_wrap=True)
+    out.print(f"CX alerts: {len(alerts['created']):,} new, {alerts['open']:,} open"
+              + (f", {len(alerts['enrolled']):,} enrolments asked" if alerts["enrolled"] else ""), soft_wrap=True)
