@@ -178,26 +178,14 @@ def has_feedback(ws: Workspace) -> bool:
     return bool(commented) and text_module()  # the package (and its model stack) loads only when there are texts
 
 
-def feedback_texts(ws: Workspace) -> pd.DataFrame:
-    """The survey comments as the text analysis takes them: id (the answer event), text, language and the scores."""
-    rows = answers(ws)
-    rows = rows[rows["comment"].notna() & (rows["comment"].str.strip() != "")]
-    return rows.rename(columns={"event_id": "id", "comment": "text"})[
-        ["id", "text", "language", "measure", "score", "contact_id", "account_id", "survey", "ts"]].reset_index(drop=True)
-
-
 def feedback(ws: Workspace) -> dict[str, Any]:
-    """Topics of the survey comments with volume, sentiment, quotes and effect on the scores (``text.report``)."""
-    from polku.cx.text.analyse import analyse
-    from polku.cx.text.report import report
+    """Topics of the survey comments and ticket texts with volume, sentiment, quotes and effect on the scores
+    (what ``GET /v1/cx/feedback`` answers)."""
+    from polku.cx.text.ops import feedback as text_feedback
+    from polku.model import utcnow
 
     def compute() -> dict[str, Any]:
-        frame = feedback_texts(ws)
-        if frame.empty:
-            return {"texts": 0, "topics": [], "drags": [], "scores": {}, "languages": {}, "sentiment": {}}
-        from polku.model import utcnow
-
-        return {**report(analyse(frame), frame), "as_of": utcnow()}
+        return {**text_feedback(ws), "as_of": utcnow()}
 
     return _feedback.get((_where(ws), "feedback"), compute)
 
