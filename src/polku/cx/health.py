@@ -27,10 +27,12 @@ Do:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -107,48 +109,89 @@ class AccountHealth:
 
 def load_inputs(tables: Tables, config: CxConfig, as_of: datetime, answers: pd.DataFrame) -> HealthInputs:
     """The frames health needs as of ``as_of``, aggregated by the engine where they could be large."""
+    return load_inputs_at(tables, config, [as_of], answers)[0]
+
+
+def load_inputs_at(tables: Tables, config: CxConfig, times: Sequence[datetime], answers: pd.DataFrame,
+                   ) -> list[HealthInputs]:
+    """``load_inputs`` as of each of ``times``, each query run once for all of them.
+
+    Health now and ``drop_days`` earlier read nearly the same rows, so each query covers the
+    span of all the times and aggregates per time with filtered aggregates (``count(where=)``);
+    the per-time frames are then cut from the results.
+    """
+    if not times:
+        return []
     h = config.health
-    tp = tables.touchpoints.filter(tables.touchpoints.ts < as_of)
+    last, first = max(times), min(times)
     window, lookback = timedelta(days=h.window_days), timedelta(days=h.lookback_days)
+    tp = tables.touchpoints.filter(tables.touchpoints.ts < last)
 
     acts = tp.filter(~tp.type.isin(h.activity_exclude))
-    activity = acts.group_by("contact_id").aggregate(
-        account_id=acts.account_id.max(),
-        recent=acts.count(where=acts.ts >= as_of - window),
-        previous=acts.count(where=(acts.ts >= as_of - 2 * window) & (acts.ts < as_of - window)),
-        lookback=acts.count(where=acts.ts >= as_of - lookback),
-        last_ts=acts.ts.max(),
-    ).execute()
+    per_time: dict[str, ir.Value] = {}
+    for i, t in enumerate(times):
+        before = acts.ts < t
+        per_time |= {  # a contact with no touches before t has no last_ts{i}: it is not in that time's activity
+            f"account_id{i}": acts.account_id.max(where=before),
+            f"recent{i}": acts.count(where=before & (acts.ts >= t - window)),
+            f"previous{i}": acts.count(where=(acts.ts >= t - 2 * window) & (acts.ts < t - window)),
+            f"lookback{i}": acts.count(where=before & (acts.ts >= t - lookback)),
+            f"last_ts{i}": acts.ts.max(where=before),
+        }
+    contacts = _rows(acts.group_by("contact_id").aggregate(**per_time))
 
-    recent = tp.filter(tp.ts >= as_of - lookback)
-    tk = recent.filter(recent.type.isin(TICKET_TYPES) & recent.account_id.notnull())
-    tickets = tk.select("account_id", "contact_id", "type", "ts", "value",
-                        ticket=tk.properties.cast("json")["ticket"].str).execute()
-
-    pr = recent.filter(recent.type.isin(PROMISE_TYPES) & recent.account_id.notnull())
-    pr = pr.mutate(on_time=pr.properties.cast("json")["on_time"].bool)
-    promises = pr.filter(pr.on_time.notnull()).select("account_id", "ts", "on_time").execute()
+    recent = tp.filter(tp.ts >= first - lookback)
+    ev = recent.filter(recent.type.isin((*TICKET_TYPES, *PROMISE_TYPES)) & recent.account_id.notnull())
+    props = ev.properties.cast("json")
+    events = _rows(ev.select("account_id", "contact_id", "type", "ts", "value", ticket=props["ticket"].str,
+                             on_time=props["on_time"].bool))
 
     rd = recent.filter((recent.type == h.product.event) & recent.value.notnull() & recent.account_id.notnull())
     rd = rd.mutate(kind=rd.properties.cast("json")[h.product.kind_property].str)
-    readings = rd.group_by(["account_id", "kind"]).aggregate(mean=rd.value.mean(), n=rd.count()).execute()
+    per_kind: dict[str, ir.Value] = {}
+    for i, t in enumerate(times):
+        inside = (rd.ts >= t - lookback) & (rd.ts < t)
+        per_kind |= {f"mean{i}": rd.value.mean(where=inside), f"n{i}": rd.count(where=inside)}
+    readings = _rows(rd.group_by(["account_id", "kind"]).aggregate(**per_kind))
 
-    people = tables.contacts.select("contact_id", "account_id", "name", "email", "role", "org_level",
-                                    "first_seen").execute()
+    people = _rows(tables.contacts.select("contact_id", "account_id", "name", "email", "role", "org_level",
+                                          "first_seen"))
     st = tables.stages.filter((tables.stages.subject == "account") & (tables.stages.stage == "customer")
-                              & (tables.stages.ts < as_of))
-    since = st.group_by(account_id=st.subject_id).aggregate(customer_since=st.ts.min())
+                              & (tables.stages.ts < last))
+    since = st.group_by(account_id=st.subject_id).aggregate(
+        **{f"since{i}": st.ts.min(where=st.ts < t) for i, t in enumerate(times)})
     acc = tables.accounts
-    accounts = acc.left_join(since, acc.account_id == since.account_id).select(
-        acc.account_id, acc.name, acc.owner, acc.stage, since.customer_since).execute()
-    for frame, column in ((activity, "last_ts"), (tickets, "ts"), (promises, "ts"), (people, "first_seen"),
-                          (accounts, "customer_since")):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return HealthInputs(as_of, answers[answers["ts"] < as_of], people, accounts, activity, tickets, promises, readings)
+    accounts = _rows(acc.left_join(since, acc.account_id == since.account_id).select(
+        acc.account_id, acc.name, acc.owner, acc.stage, *(since[f"since{i}"] for i in range(len(times)))))
+
+    for i in range(len(times)):
+        contacts[f"last_ts{i}"] = pd.to_datetime(contacts[f"last_ts{i}"], utc=True)
+        accounts[f"since{i}"] = pd.to_datetime(accounts[f"since{i}"], utc=True)
+    events["ts"] = pd.to_datetime(events["ts"], utc=True)
+    people["first_seen"] = pd.to_datetime(people["first_seen"], utc=True)
+    out = []
+    for i, t in enumerate(times):
+        mine = contacts[contacts[f"last_ts{i}"].notna()]
+        activity = pd.DataFrame({"contact_id": mine["contact_id"], **{
+            name: mine[f"{name}{i}"] for name in ("account_id", "recent", "previous", "lookback", "last_ts")}})
+        inside = (events["ts"] >= t - lookback) & (events["ts"] < t)
+        tickets = events.loc[inside & events["type"].isin(TICKET_TYPES),
+                             ["account_id", "contact_id", "type", "ts", "value", "ticket"]]
+        promises = events.loc[inside & events["type"].isin(PROMISE_TYPES) & events["on_time"].notna(),
+                              ["account_id", "ts", "on_time"]].astype({"on_time": bool})
+        kinds = readings[readings[f"n{i}"] > 0]
+        out.append(HealthInputs(
+            t, answers[answers["ts"] < t], people,
+            accounts[["account_id", "name", "owner", "stage", f"since{i}"]].rename(
+                columns={f"since{i}": "customer_since"}),
+            activity.reset_index(drop=True), tickets.reset_index(drop=True), promises.reset_index(drop=True),
+            pd.DataFrame({"account_id": kinds["account_id"], "kind": kinds["kind"], "mean": kinds[f"mean{i}"],
+                          "n": kinds[f"n{i}"]}).reset_index(drop=True)))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
-# the components (pure)
+# the components (pure; each computes over whole frames, then words the result per account)
 
 
 def say_component(
@@ -166,18 +209,22 @@ def say_component(
         g = 1.0 - g
     frame = pd.DataFrame({"account_id": rows["account_id"], "contact_id": rows["contact_id"], "w": w, "wg": w * g,
                           "ws": w * rows["score"], "ts": rows["ts"], "one": 1})
-    person = frame.groupby(["account_id", "contact_id"]).agg(w=("w", "sum"), wg=("wg", "sum"), ws=("ws", "sum"),
-                                                            n=("one", "sum"), last=("ts", "max"))
+    by_person = frame.groupby(["account_id", "contact_id"])
+    person = by_person[["w", "wg", "ws", "one"]].sum().rename(columns={"one": "n"})
+    person["last"] = by_person["ts"].max()
     person["value"] = person["wg"] / person["w"]
     person["cw"] = person["w"].clip(upper=1.0)
     person["cv"] = person["cw"] * person["value"]
     person["cs"] = person["cw"] * person["ws"] / person["w"]
     prior = float(np.average(person["value"], weights=person["cw"]))
-    acc = person.groupby(level="account_id").agg(cw=("cw", "sum"), cv=("cv", "sum"), cs=("cs", "sum"), n=("n", "sum"),
-                                                 people=("n", "size"), last=("last", "max"))
+    by_account = person.groupby(level="account_id")
+    acc = by_account[["cw", "cv", "cs", "n"]].sum()
+    acc["people"] = by_account.size()
+    acc["last"] = by_account["last"].max()
     shrunk = (acc["cv"] + h.prior_answers * prior) / (acc["cw"] + h.prior_answers)
-    scores = relative_scores(shrunk)
+    acc["score"] = relative_scores(shrunk)
     acc["mean_score"] = acc["cs"] / acc["cw"]
+    acc["days"] = ((as_of - acc["last"]).dt.total_seconds() // _DAY).clip(lower=0).astype(int)
     if measure == "nps":
         kinds = pd.DataFrame({"account_id": rows["account_id"], "promoter": rows["score"] >= 9,
                               "detractor": rows["score"] <= 6}).groupby("account_id").mean()
@@ -185,18 +232,20 @@ def say_component(
         acc["detractors"] = (rows["score"] <= 6).groupby(rows["account_id"]).sum()
     scale = f"{m.low:g}-{m.high:g}" + (" (7 = least effort)" if measure == "ces" and m.better == "higher" else "")
     label = {"nps": "NPS", "csat": "CSAT", "ces": "effort (CES)"}[measure]
+    nps = acc["nps"].tolist() if measure == "nps" else [None] * len(acc)
+    detractors = acc["detractors"].tolist() if measure == "nps" else [None] * len(acc)
     out = {}
-    for account_id, r in zip(acc.index, acc.to_dict("records"), strict=True):
-        n, people, last = int(r["n"]), int(r["people"]), r["last"]
-        days = max(0, int((as_of - last).total_seconds() // _DAY))
-        reason = (f"{label} answers average {r['mean_score']:.1f} on {scale} from {people} "
+    for account_id, score, mean, n, people, last, days, nps_value, bad in zip(
+            acc.index.tolist(), acc["score"].tolist(), acc["mean_score"].tolist(), acc["n"].tolist(),
+            acc["people"].tolist(), acc["last"].dt.to_pydatetime().tolist(), acc["days"].tolist(), nps, detractors,
+            strict=True):
+        reason = (f"{label} answers average {mean:.1f} on {scale} from {people} "
                   f"{'person' if people == 1 else 'people'} ({n} answer{'s' if n != 1 else ''}, last {days} days ago)")
-        detail: dict[str, Any] = {"mean_answer": round(r["mean_score"], 2), "people": people,
-                                  "last_answer": last.isoformat()}
+        detail: dict[str, Any] = {"mean_answer": round(mean, 2), "people": people, "last_answer": last.isoformat()}
         if measure == "nps":
-            detail["nps"] = round(float(r["nps"]), 1)
-            detail["detractors"] = int(r["detractors"])
-        out[str(account_id)] = Component(measure, float(scores[account_id]), 0.0, n, reason, detail)
+            detail["nps"] = round(nps_value, 1)
+            detail["detractors"] = int(bad)
+        out[str(account_id)] = Component(measure, score, 0.0, int(n), reason, detail)
     return out
 
 
@@ -207,18 +256,17 @@ def activity_component(activity: pd.DataFrame, h: Health) -> dict[str, Component
     per = per[(per["recent"] + per["previous"]) > 0]
     if per.empty:
         return {}
-    signal = np.log((per["recent"] + 1) / (per["previous"] + 1))
-    scores = relative_scores(signal)
+    scores = relative_scores(np.log((per["recent"] + 1) / (per["previous"] + 1)))
     out = {}
-    for account_id, row in per.iterrows():
-        recent, previous = int(row["recent"]), int(row["previous"])
+    columns = (per.index.tolist(), per["recent"].tolist(), per["previous"].tolist(), scores.tolist())
+    for account_id, recent, previous, score in zip(*columns, strict=True):
         if recent == 0:
             words = f"no touches in the last {h.window_days} days (after {previous} before): the account went quiet"
         else:
             change = (recent - previous) / previous if previous else None
             trend = "new activity" if change is None else f"activity {'rose' if change >= 0 else 'fell'} {abs(change):.0%}"
             words = f"{trend} ({recent} touches in the last {h.window_days} days against {previous} before)"
-        out[str(account_id)] = Component("activity", scores[account_id], 0.0, recent + previous, words,
+        out[str(account_id)] = Component("activity", score, 0.0, recent + previous, words,
                                          {"recent": recent, "previous": previous})
     return out
 
@@ -231,8 +279,8 @@ def ticket_components(inputs: HealthInputs, h: Health) -> dict[str, dict[str, Co
         return out
     exposure = _exposure_months(inputs, h)
     opened = tk[tk["type"] == "ticket_opened"].groupby("account_id").size()
-    customers = set(inputs.accounts.loc[inputs.accounts["customer_since"].notna(), "account_id"])
-    accounts = sorted((set(opened.index) | customers) & set(exposure.index[exposure > 0]))
+    customers = set(inputs.accounts.loc[inputs.accounts["customer_since"].notna(), "account_id"].tolist())
+    accounts = sorted((set(opened.index.tolist()) | customers) & set(exposure.index[exposure > 0].tolist()))
     if accounts:
         k = opened.reindex(accounts, fill_value=0).astype(float)
         months = exposure.reindex(accounts).astype(float)
@@ -240,38 +288,38 @@ def ticket_components(inputs: HealthInputs, h: Health) -> dict[str, dict[str, Co
         if typical > 0:
             shrunk = (k + typical) / (months + 1.0)  # one pseudo person-month at the typical rate
             scores = relative_scores(-np.log(shrunk / typical))
-            for a in accounts:
-                rate = k[a] / months[a]
+            for a, ka, ma, score in zip(accounts, k.tolist(), months.tolist(), scores.tolist(), strict=True):
+                rate = ka / ma
                 out["tickets"][a] = Component(
-                    "tickets", scores[a], 0.0, int(k[a]),
-                    f"{int(k[a])} ticket{'s' if k[a] != 1 else ''} in {months[a]:.0f} person-months: {rate:.2f} a "
+                    "tickets", score, 0.0, int(ka),
+                    f"{int(ka)} ticket{'s' if ka != 1 else ''} in {ma:.0f} person-months: {rate:.2f} a "
                     f"person-month, {rate / typical:.1f}x the typical account",
-                    {"tickets": int(k[a]), "person_months": round(float(months[a]), 1)})
+                    {"tickets": int(ka), "person_months": round(ma, 1)})
 
     reopened = tk[tk["type"] == "ticket_reopened"].groupby("account_id").size()
     if not reopened.empty and not opened.empty:
         r = reopened.reindex(opened.index, fill_value=0)
         typical = float(r.sum() / opened.sum())
-        share = (r + typical) / (opened + 1.0)
-        scores = relative_scores(-share)
-        for a in opened.index:
-            out["reopened"][str(a)] = Component("reopened", scores[a], 0.0, int(opened[a]),
-                                                f"{int(r[a])} of {int(opened[a])} tickets reopened",
-                                                {"reopened": int(r[a]), "tickets": int(opened[a])})
+        scores = relative_scores(-((r + typical) / (opened + 1.0)))
+        for a, ra, oa, score in zip(opened.index.tolist(), r.tolist(), opened.tolist(), scores.tolist(), strict=True):
+            out["reopened"][str(a)] = Component("reopened", score, 0.0, oa, f"{ra} of {oa} tickets reopened",
+                                                {"reopened": ra, "tickets": oa})
 
     hours = _resolution_hours(tk)
     if not hours.empty:
         logs = np.log(hours["hours"].clip(lower=0.1))
         typical_log = float(np.median(logs))
         grouped = logs.groupby(hours["account_id"].to_numpy())
-        shrunk = (grouped.sum() + typical_log) / (grouped.size() + 1)
+        sizes = grouped.size()
+        shrunk = (grouped.sum() + typical_log) / (sizes + 1)
         scores = relative_scores(-(shrunk - typical_log))
         medians = np.exp(grouped.median())
-        for a in shrunk.index:
+        for a, size, median, score in zip(shrunk.index.tolist(), sizes.tolist(), medians.tolist(), scores.tolist(),
+                                          strict=True):
             out["resolution"][str(a)] = Component(
-                "resolution", scores[a], 0.0, int(grouped.size()[a]),
-                f"tickets take {medians[a]:.0f} h to close (median of {int(grouped.size()[a])}; typical "
-                f"{math.exp(typical_log):.0f} h)", {"median_hours": round(float(medians[a]), 1)})
+                "resolution", score, 0.0, size,
+                f"tickets take {median:.0f} h to close (median of {size}; typical "
+                f"{math.exp(typical_log):.0f} h)", {"median_hours": round(median, 1)})
     return out
 
 
@@ -283,8 +331,9 @@ def promise_component(promises: pd.DataFrame, h: Health) -> dict[str, Component]
     grouped = promises.groupby("account_id")["on_time"]
     n, kept = grouped.size(), grouped.sum().astype(int)
     scores = relative_scores((kept + typical) / (n + 1))
-    return {str(a): Component("promise", scores[a], 0.0, int(n[a]), f"{int(n[a] - kept[a])} of {int(n[a])} deliveries late",
-                              {"on_time": int(kept[a]), "deliveries": int(n[a])}) for a in n.index}
+    return {str(a): Component("promise", score, 0.0, na, f"{na - ka} of {na} deliveries late",
+                              {"on_time": ka, "deliveries": na})
+            for a, na, ka, score in zip(n.index.tolist(), n.tolist(), kept.tolist(), scores.tolist(), strict=True)}
 
 
 def product_component(readings: pd.DataFrame, h: Health) -> dict[str, Component]:
@@ -299,15 +348,19 @@ def product_component(readings: pd.DataFrame, h: Health) -> dict[str, Component]
     if not parts:
         return {}
     zs = pd.concat(parts)
+    per = zs.assign(zn=zs["z"] * zs["n"]).groupby("account_id").agg(zn=("zn", "sum"), n=("n", "sum"))
+    z = per["zn"] / per["n"]  # the readings-weighted mean z of the account's kinds
+    kinds: dict[str, list[str]] = {}
+    for a, kind in zip(zs["account_id"].tolist(), zs["kind"].tolist(), strict=True):
+        kinds.setdefault(a, []).append(kind)
     out = {}
-    for a, grp in zs.groupby("account_id"):
-        z = float(np.average(grp["z"], weights=grp["n"]))
-        kinds = ", ".join(sorted(grp["kind"]))
-        side = "worse" if z > 0 else "better"
+    scores = (100 * stats.norm.sf(z)).tolist()
+    for a, za, n, score in zip(per.index.tolist(), z.tolist(), per["n"].tolist(), scores, strict=True):
+        side = "worse" if za > 0 else "better"
         out[str(a)] = Component(
-            "product", 100 * float(stats.norm.sf(z)), 0.0, int(grp["n"].sum()),
-            f"{kinds} readings {abs(z):.1f} sd {side} than the same devices at other accounts"
-            + (" (a sign of wear)" if z > 1 else ""), {"z": round(z, 2)})
+            "product", score, 0.0, int(n),
+            f"{', '.join(sorted(kinds[a]))} readings {abs(za):.1f} sd {side} than the same devices at other accounts"
+            + (" (a sign of wear)" if za > 1 else ""), {"z": round(za, 2)})
     return out
 
 
@@ -331,26 +384,42 @@ def account_health(inputs: HealthInputs, config: CxConfig) -> dict[str, AccountH
     parts["promise"] = promise_component(inputs.promises, h)
     parts["product"] = product_component(inputs.readings, h)
     accounts = sorted({a for comp in parts.values() for a in comp})
+    found: dict[str, list[Component]] = {a: [] for a in accounts}
+    for name in (*SAY, *DO):  # each account's components in this order, weighted; unweighted ones left out
+        weight = weights[name]
+        if weight > 0:
+            for a, c in parts[name].items():
+                c.weight = weight
+                found[a].append(c)
     total_weight = sum(weights.values())
-    out = {}
-    for a in accounts:
-        comps = []
-        for name in (*SAY, *DO):
-            c = parts.get(name, {}).get(a)
-            if c is not None and weights[name] > 0:
-                c.weight = weights[name]
-                comps.append(c)
-        used = sum(c.weight for c in comps)
-        health = sum(c.weight * c.score for c in comps) / used if used else None
-        ordered = sorted(comps, key=lambda c: c.weight * (c.score - 50))
-        reasons = [c.reason for c in ordered if c.tone == "concern"] + [
-            c.reason for c in reversed(ordered) if c.tone == "strength"]
-        out[a] = AccountHealth(a, health, used / total_weight, comps, reasons)
-    return out
+    return {a: _combine(a, comps, total_weight) for a, comps in found.items()}
+
+
+def _combine(account_id: str, comps: list[Component], total_weight: float) -> AccountHealth:
+    """One account's health from its weighted components: the weighted mean, coverage, concerns then strengths."""
+    if len(comps) == 1:  # most accounts: activity alone (the same sums as below, without the loops)
+        c = comps[0]
+        return AccountHealth(account_id, c.weight * c.score / c.weight, c.weight / total_weight, comps,
+                             [c.reason] if c.tone != "neutral" else [])
+    used = sum(c.weight for c in comps)
+    health = sum(c.weight * c.score for c in comps) / used if used else None
+    ordered = sorted(comps, key=lambda c: c.weight * (c.score - 50))
+    reasons = [c.reason for c in ordered if c.tone == "concern"] + [
+        c.reason for c in reversed(ordered) if c.tone == "strength"]
+    return AccountHealth(account_id, health, used / total_weight, comps, reasons)
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _rows(expr: ir.Table) -> pd.DataFrame:
+    """An expression's result as a frame, through Arrow.
+
+    Ibis' ``execute`` turns every column holding a null into Python objects before building the
+    frame, which costs more than the query on large results; Arrow converts them natively.
+    """
+    return expr.to_pyarrow().to_pandas()
 
 
 def _spread(values: pd.Series) -> float:
@@ -366,12 +435,13 @@ def _spread(values: pd.Series) -> float:
 
 def _exposure_months(inputs: HealthInputs, h: Health) -> pd.Series:
     """Per account, months its active people could open tickets: since the account became a customer, within the lookback."""
-    start = inputs.as_of - timedelta(days=h.lookback_days)
+    start = pd.Timestamp(inputs.as_of - timedelta(days=h.lookback_days))
     act = inputs.activity[(inputs.activity["lookback"] > 0) & inputs.activity["account_id"].notna()]
     frame = act[["contact_id", "account_id"]].merge(inputs.people[["contact_id", "first_seen"]], on="contact_id", how="left")
     frame = frame.merge(inputs.accounts[["account_id", "customer_since"]], on="account_id", how="left")
-    begin = frame[["first_seen", "customer_since"]].max(axis=1).fillna(pd.Timestamp(start))
-    begin = begin.where(begin > pd.Timestamp(start), pd.Timestamp(start))
+    seen, since = frame["first_seen"], frame["customer_since"]
+    begin = seen.where(since.isna() | (seen >= since), since)  # the later of the two; missing when both are
+    begin = begin.where(begin > start, start)
     months = ((pd.Timestamp(inputs.as_of) - begin).dt.total_seconds() / (_DAY * 30.4375)).clip(lower=0)
     return months.groupby(frame["account_id"]).sum()
 

@@ -44,7 +44,9 @@ def accounts_at_risk(
     Risk = (100 − health) + the points lost; only accounts whose health rests on more than activity
     are considered (a prospect's web visits say little about its experience).
     """
-    info = accounts.set_index("account_id")
+    info = {a: (name, owner, stage) for a, name, owner, stage in zip(
+        accounts["account_id"].tolist(), accounts["name"].tolist(), accounts["owner"].tolist(),
+        accounts["stage"].tolist(), strict=True)}
     below, drop_limit, days = config.health.at_risk_below, config.alerts.health_drop, config.alerts.drop_days
     out = []
     for account_id, card in now.items():
@@ -62,12 +64,12 @@ def accounts_at_risk(
         reasons += [c.reason for c in sorted(card.components, key=lambda c: c.weight * (c.score - 50))
                     if c.tone == "concern"]
         reasons += networks.get(account_id, {}).get("reasons", [])[:3]
-        row = info.loc[account_id] if account_id in info.index else None
+        name, owner, stage = info.get(account_id, (None, None, None))
         out.append({
             "account_id": account_id,
-            "name": None if row is None or pd.isna(row["name"]) else row["name"],
-            "owner": None if row is None or pd.isna(row["owner"]) else row["owner"],
-            "stage": None if row is None or pd.isna(row["stage"]) else row["stage"],
+            "name": None if pd.isna(name) else name,
+            "owner": None if pd.isna(owner) else owner,
+            "stage": None if pd.isna(stage) else stage,
             "health": round(card.health, 1), "drop": None if drop is None else round(drop, 1),
             "risk": round(100 - card.health + max(drop or 0.0, 0.0), 1), "reasons": reasons,
         })
