@@ -13,7 +13,11 @@ analytics read it through Ibis exactly as they read a workspace.
    identical counts and times.
 2. Top-20 journey variants (``VariantsQuery``) and next-step transitions
    (``transitions``) over the same events; references: the same computations written by
-   hand in DuckDB SQL (windows, as the Ibis versions), which must give identical rows.
+   hand in DuckDB SQL over the touchpoints (windows), which must give identical rows.
+   The analytics read the journey summaries a workspace keeps at refresh time
+   (``journey_heads``, ``journey_transitions``); the bench builds them into the data file
+   with the store's own code (``polku.store.derive.build_journey_tables``) on every run
+   and reports that time as its own row: it is paid once per refresh, not per request.
 
 Each analytic and its reference run alternately (after one warm-up of each for the
 funnel), so load from other processes on a shared machine falls on both alike; the
@@ -188,6 +192,38 @@ def make_data(n_events: int) -> Path:
     return path
 
 
+def build_journeys(path: Path) -> dict[str, Any]:
+    """(Re)build the journey summaries in the data file as a workspace refresh does; timed."""
+    import duckdb
+
+    from polku.store.derive import build_journey_tables
+
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        n = con.execute("SELECT count(*), count(DISTINCT contact_id) FROM touchpoints").fetchone()
+        wall, cpu = time.perf_counter(), time.process_time()
+        for name, scratch in build_journey_tables(con, "touchpoints").items():
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {scratch}")
+            con.execute(f"DROP TABLE {scratch}")
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    log(f"journey summaries built in {wall:.1f} s")
+    return {
+        "benchmark": "journey summaries at refresh (`build_journey_tables`: heads and transitions)",
+        "target": "-",
+        "measured": f"{wall:.2f} s (CPU {cpu:.1f} s)",
+        "reference": "-",
+        "pass": None,  # no target: reported so the cost moved to refresh stays visible
+        "times": [wall],
+        "events": n[0],
+        "contacts": n[1],
+    }
+
+
 def open_tables(path: Path) -> tuple[Any, Any]:
     """An Ibis DuckDB connection to the file (read-only) and the analytics Tables on it."""
     import ibis
@@ -196,11 +232,14 @@ def open_tables(path: Path) -> tuple[Any, Any]:
 
     con = ibis.duckdb.connect(str(path), read_only=True)
     con.raw_sql("SET TimeZone = 'UTC'")
+    names = {r[0] for r in con.raw_sql("SELECT table_name FROM information_schema.tables").fetchall()}
     tables = Tables(
         touchpoints=con.table("touchpoints"),
         stages=con.table("stages"),
         contacts=con.table("contacts"),
         accounts=con.table("accounts"),
+        journey_heads=con.table("journey_heads") if "journey_heads" in names else None,
+        journey_transitions=con.table("journey_transitions") if "journey_transitions" in names else None,
     )
     return con, tables
 
@@ -392,6 +431,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     """Generate (or reuse) the data and run every analytics benchmark; one row each."""
     n_events = QUICK_EVENTS if quick else FULL_EVENTS
     path = make_data(n_events)
+    build = build_journeys(path)
     con, tables = open_tables(path)
     try:
         n = con.raw_sql("SELECT count(*), count(DISTINCT contact_id) FROM touchpoints").fetchone()
@@ -402,7 +442,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     for row in rows:
         row["events"] = n[0]
         row["contacts"] = n[1]
-    return rows
+    return [*rows, build]
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -412,7 +452,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
-        verdict = "PASS" if r["pass"] else "**MISS**"
+        verdict = "-" if r["pass"] is None else "PASS" if r["pass"] else "**MISS**"
         lines.append(
             f"| {r['benchmark']} ({r['events']:,} events) | {r['target']} | {r['measured']} | "
             f"{r['reference']} | {r.get('ratio', '-')} | {verdict} |"
@@ -432,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = f"; reference runs {['%.2f' % t for t in r['reference_times']]}" if "reference_times" in r else ""
         same = f"; identical to reference: {r['identical']}" if "identical" in r else ""
         print(f"- {r['benchmark']}: runs {['%.2f' % t for t in r['times']]}{extra}{same}")
-    return 0 if all(r["pass"] for r in rows) else 1
+    return 0 if all(r["pass"] is not False for r in rows) else 1
 
 
 if __name__ == "__main__":

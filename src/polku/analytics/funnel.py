@@ -20,7 +20,8 @@ It is computed the way ARCHITECTURE.md measured fastest: per step, one join of t
 step's candidates to the journeys that reached the step before, plus ``min(ts)``. No
 window functions and no combined (ts, seq) key: equal timestamps are settled by a small
 extra join of the rare candidates that share the previous step's exact time (``seq``
-must be below 2**62, which any ingest counter is).
+must be below 2**62, which any ingest counter is). The candidates of all steps are read
+in one pass over the touchpoints (one relation with a match flag per step), not one per step.
 
 Row k of the result is the move into step k: ``entered`` counts journeys that reached
 step k-1 (for step 1, those that entered the funnel), ``converted`` those that went on to
@@ -198,27 +199,48 @@ def funnel(
 # the expression
 
 
-def _candidates(
-    q: FunnelQuery, tables: Tables, step: EventStep | StageStep, *, with_value: bool = True
-) -> ir.Table:
-    """What can meet one step: entity, ts, tie, seq (and the breakdown's touchpoint value).
+def _items(q: FunnelQuery, tables: Tables) -> ir.Table:
+    """Everything that may meet a step, read once: entity, ts, tie, seq, ``value`` (the
+    breakdown's touchpoint column, when it has one) and ``m1`` ... ``mn``, whether the item
+    matches step k's filter.
 
     Touchpoints have tie 0 and their own seq; stage entries have tie 1 and their stage rank
-    as seq, so they come after the touchpoints of the same timestamp.
+    as seq, so they come after the touchpoints of the same timestamp. Every step reads this
+    one relation (the engine scans the touchpoints once, not once per step).
     """
-    touchpoint_breakdown = q.breakdown and BREAKDOWNS[q.breakdown] == "touchpoint"
-    column = q.breakdown if with_value and touchpoint_breakdown else None
-    if isinstance(step, EventStep):
+    with_value = q.breakdown is not None and BREAKDOWNS[q.breakdown] == "touchpoint"
+    parts = []
+    types = sorted({s.event for s in q.steps if isinstance(s, EventStep)})
+    if types:
         tp = tables.touchpoints
         entity = tp[entity_column(q.subject)]
-        hits = tp.filter(step.predicate(tp), entity.notnull())
-        extra = {"value": hits[column]} if column else {}
-        return hits.select(
-            entity=hits[entity_column(q.subject)], ts=hits.ts, tie=ibis.literal(0, "int64"),
-            seq=hits.seq, **extra,
+        hits = tp.filter(tp.type.isin(types), entity.notnull())
+        flags = {
+            f"m{k}": step.predicate(hits) if isinstance(step, EventStep) else ibis.literal(False)
+            for k, step in enumerate(q.steps, start=1)
+        }
+        value = {"value": hits[q.breakdown or ""]} if with_value else {}
+        parts.append(
+            hits.select(
+                entity=hits[entity_column(q.subject)], ts=hits.ts, tie=ibis.literal(0, "int64"), seq=hits.seq,
+                **value, **flags,
+            )
         )
-    st = stage_entries(tables, q.subject, step.stages)
-    return st.select("entity", "ts", tie=ibis.literal(1, "int64"), seq=stage_rank(st.stage).cast("int64"))
+    stage_steps = [s for s in q.steps if isinstance(s, StageStep)]
+    if stage_steps:
+        st = stage_entries(tables, q.subject, sorted({n for s in stage_steps for n in s.stages}))
+        flags = {
+            f"m{k}": st.stage.isin(step.stages) if isinstance(step, StageStep) else ibis.literal(False)
+            for k, step in enumerate(q.steps, start=1)
+        }
+        value = {"value": ibis.literal(None, "string")} if with_value else {}
+        parts.append(
+            st.select(
+                "entity", "ts", tie=ibis.literal(1, "int64"), seq=stage_rank(st.stage).cast("int64"),
+                **value, **flags,
+            )
+        )
+    return parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
 
 
 def _sub(t: ir.Table) -> ir.IntegerValue:
@@ -226,14 +248,15 @@ def _sub(t: ir.Table) -> ir.IntegerValue:
     return t.tie * _TIE_SPAN + t.seq
 
 
-def _groups(q: FunnelQuery, tables: Tables, first: ir.Table, starts: ir.Table) -> ir.Table:
+def _groups(q: FunnelQuery, tables: Tables, first: ir.Table, items: ir.Table) -> ir.Table:
     """The step-1 reach table with its breakdown group in ``grp``."""
     source = BREAKDOWNS[q.breakdown or ""]
     if source == "touchpoint":
-        hit = starts.select("entity", "ts", sub=_sub(starts), grp="value")
-        at = hit.join(first.select("entity", "last_ts"), [hit.entity == first.entity, hit.ts == first.last_ts])
+        # The group is the value of the item that met step 1: the first (by seq) at time t1.
+        at = items.join(first.select("entity", "last_ts"), [items.entity == first.entity, items.ts == first.last_ts])
+        at = at.filter(items.m1, q.in_range(items.ts)).select(items.entity, sub=_sub(items), grp=items.value)
         chosen = at.group_by("entity").aggregate(sub=at.sub.min())
-        picked = hit.join(chosen, [hit.entity == chosen.entity, hit.sub == chosen.sub]).select("entity", "grp")
+        picked = at.join(chosen, [at.entity == chosen.entity, at.sub == chosen.sub]).select(at.entity, at.grp)
         joined = first.left_join(picked, "entity")
         return joined.select(*first.columns, grp=joined.grp.fill_null(NONE_GROUP))
     if source == "contact":
@@ -268,26 +291,32 @@ def _levels(q: FunnelQuery, tables: Tables) -> list[ir.Table]:
     such an item counts when some item at that time met the step with a smaller
     (tie, seq). So ties are settled by a small join of those rare same-time candidates,
     and no engine has to order by a combined key or turn timestamps into numbers.
+
+    Every filter on ``items`` comes after a join or inside an aggregate, never straight on
+    it: Ibis would merge such a filter into the scan, and each step would read the
+    touchpoints again.
     """
-    starts = _candidates(q, tables, q.steps[0])
-    valid = starts.filter(q.in_range(starts.ts))
-    first = valid.group_by("entity").aggregate(
-        t1=valid.ts.min(), last_ts=valid.ts.min(), prev_ts=ibis.literal(None, _TS_TYPE)
-    )
+    items = _items(q, tables)
+    met_first = items.m1 & q.in_range(items.ts)
+    first = items.group_by("entity").aggregate(t1=items.ts.min(where=met_first))
+    first = first.filter(first.t1.notnull())
+    first = first.select("entity", "t1", last_ts=first.t1, prev_ts=ibis.literal(None, _TS_TYPE))
     if q.breakdown is not None:
-        first = _groups(q, tables, first, valid)
+        first = _groups(q, tables, first, items)
     carried = ["grp"] if q.breakdown is not None else []
     window = ibis.interval(seconds=int(q.window.total_seconds()))
     levels = [first]
-    for step in q.steps[1:]:
-        j = _candidates(q, tables, step, with_value=False).join(levels[-1], "entity")
-        j = j.filter(j.ts >= j.last_ts, j.ts <= j.t1 + window)
+    valid: ir.Table | None = None  # the items that met the step before (past step 1)
+    for k in range(2, len(q.steps) + 1):
+        j = items.join(levels[-1], "entity")
+        j = j.filter(j[f"m{k}"], j.ts >= j.last_ts, j.ts <= j.t1 + window)
+        j = j.select("entity", "ts", "tie", "seq", "t1", "last_ts", *carried)
         later = j.filter(j.ts > j.last_ts)
         same = j.filter(j.ts == j.last_ts)
-        met = valid.select(m_entity="entity", m_ts="ts", m_sub=_sub(valid))
-        same = same.join(met, [same.entity == met.m_entity, same.ts == met.m_ts])
-        same = same.filter(same.m_sub < _sub(same)).select(*later.columns)
-        valid = ibis.union(later, same, distinct=False)
+        met = items if valid is None else valid
+        tied = same.join(met, [same.entity == met.entity, same.ts == met.ts])
+        tied = tied.filter(_sub(met) < _sub(same), *([items.m1, q.in_range(items.ts)] if valid is None else []))
+        valid = ibis.union(later, tied.select(*(same[c] for c in later.columns)), distinct=False)
         levels.append(
             valid.group_by("entity").aggregate(
                 t1=valid.t1.min(), last_ts=valid.ts.min(), prev_ts=valid.last_ts.min(),

@@ -34,6 +34,7 @@ from polku.analytics.query import (
     earliest,
     entity_touchpoints,
     node_expr,
+    node_name,
     stage_entries,
     stage_rank,
     to_frame,
@@ -198,13 +199,38 @@ def transitions(
 def transition_counts(
     tables: Tables, *, subject: Subject = "contact", node_by: NodeBy = "type", exclude: list[str] | None = None
 ) -> ir.Table:
-    """Counts of consecutive (source, target) touchpoints in every journey (an expression)."""
+    """Counts of consecutive (source, target) touchpoints in every journey (an expression).
+
+    Contact journeys with nothing excluded read the transition counts a store keeps at
+    refresh time (``Tables.transitions()``); other shapes order the touchpoints here
+    (``window_transition_counts``). Both give the same counts.
+    """
+    if subject == "contact" and not exclude:
+        return _stored_transition_counts(tables, node_by)
+    return window_transition_counts(tables, subject=subject, node_by=node_by, exclude=exclude)
+
+
+def window_transition_counts(
+    tables: Tables, *, subject: Subject = "contact", node_by: NodeBy = "type", exclude: list[str] | None = None
+) -> ir.Table:
+    """``transition_counts`` computed by ordering every journey's touchpoints (any shape)."""
     tp = _touchpoints(tables, subject, exclude or [])
     tp = tp.mutate(node=node_expr(tp, node_by))
     w = ibis.window(group_by=tp.entity, order_by=[tp.ts, tp.seq])
     pairs = tp.select(source=tp.node, target=tp.node.lead().over(w))
     pairs = pairs.filter(pairs.target.notnull())
     return pairs.group_by(["source", "target"]).aggregate(count=pairs.count())
+
+
+def _stored_transition_counts(tables: Tables, node_by: NodeBy) -> ir.Table:
+    """``transition_counts`` of contact journeys from the journey transitions table."""
+    t = tables.transitions()
+    pairs = t.select(
+        source=node_name(t.source_type, t.source_channel, node_by),
+        target=node_name(t.target_type, t.target_channel, node_by),
+        n=t["count"],
+    )
+    return pairs.group_by(["source", "target"]).aggregate(count=pairs.n.sum())
 
 
 def with_phase(tables: Tables, subject: Subject = "contact") -> ir.Table:

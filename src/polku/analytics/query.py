@@ -66,6 +66,7 @@ __all__ = [
     "format_duration",
     "goal_times",
     "node_expr",
+    "node_name",
     "parse_duration",
     "seconds_between",
     "stage_entries",
@@ -309,9 +310,14 @@ def goal_times(tables: Tables, subject: Subject, goal: EventStep | StageStep) ->
 
 def node_expr(t: ir.Table, node_by: NodeBy) -> ir.StringValue:
     """A touchpoint's node name in paths and variants: its type, or 'channel:type'."""
+    return node_name(t.type, t.channel, node_by)
+
+
+def node_name(kind: ir.StringValue, channel: ir.StringValue, node_by: NodeBy) -> ir.StringValue:
+    """The node name of a touchpoint type and channel: the type, or 'channel:type'."""
     if node_by == "type":
-        return t.type
-    return t.channel.fill_null("unknown").concat(":", t.type)
+        return kind
+    return channel.fill_null("unknown").concat(":", kind)
 
 
 def earliest(

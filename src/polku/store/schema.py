@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Final
 
+# Runs kept per contact in journey_heads (polku.analytics.journeys.HEAD_RUNS); changing it
+# needs a new migration, as any schema change does.
+_HEAD_RUNS_V8: Final = 16
+
 EVENTS_DDL: Final[str] = """
 CREATE TABLE events (
     seq BIGINT NOT NULL,          -- ingest order, assigned by the writer
@@ -95,6 +99,19 @@ CREATE TABLE contact_channels (
     events BIGINT NOT NULL,       -- touchpoints, identify calls not counted
     last_at TIMESTAMPTZ
 )""",
+    "journey_heads": f"""
+CREATE TABLE journey_heads (
+    contact_id VARCHAR NOT NULL,  -- type and start of the first runs of the contact's journey
+    {", ".join(f"type_{k} VARCHAR, ts_{k} TIMESTAMPTZ" for k in range(1, _HEAD_RUNS_V8 + 1))}
+)""",
+    "journey_transitions": """
+CREATE TABLE journey_transitions (
+    source_type VARCHAR NOT NULL, -- consecutive touchpoints of contact journeys, counted
+    source_channel VARCHAR,
+    target_type VARCHAR NOT NULL,
+    target_channel VARCHAR,
+    count BIGINT NOT NULL
+)""",
     "stage_history": """
 CREATE TABLE stage_history (
     subject VARCHAR NOT NULL,     -- contact or account
@@ -108,6 +125,9 @@ CREATE TABLE stage_history (
     contact_id VARCHAR
 )""",
 }
+
+# Derived tables that later versions add (version 1 creates the others).
+_ADDED_LATER: Final = ("contact_channels", "journey_heads", "journey_transitions")
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # version 1
@@ -127,7 +147,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TABLE api_keys (
             key_id VARCHAR PRIMARY KEY, secret_hash VARCHAR NOT NULL, scope VARCHAR NOT NULL,
             name VARCHAR, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)""",
-        *(ddl for name, ddl in DERIVED_DDL.items() if name != "contact_channels"),
+        *(ddl for name, ddl in DERIVED_DDL.items() if name not in _ADDED_LATER),
     ),
     # version 2: per-contact channel aggregates, so 360° views need not scan the log
     (
@@ -257,6 +277,12 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TABLE score_state (
             contact_id VARCHAR NOT NULL,      -- one row each; replaced, never updated in place
             rules_key VARCHAR NOT NULL, state JSON NOT NULL, updated_at TIMESTAMPTZ NOT NULL)""",
+    ),
+    # version 8: journey summaries for variants and transitions, rebuilt at refresh
+    (
+        DERIVED_DDL["journey_heads"],
+        DERIVED_DDL["journey_transitions"],
+        "DELETE FROM meta WHERE key = 'refreshed'",
     ),
 )
 

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
+from ibis.common.exceptions import TableNotFound
 
-from polku.analytics.tables import ACCOUNTS_SCHEMA, CONTACTS_SCHEMA, STAGES_SCHEMA, TOUCHPOINTS_SCHEMA, Tables
+from polku.analytics.tables import (
+    ACCOUNTS_SCHEMA,
+    CONTACTS_SCHEMA,
+    JOURNEY_HEADS_SCHEMA,
+    JOURNEY_TRANSITIONS_SCHEMA,
+    STAGES_SCHEMA,
+    TOUCHPOINTS_SCHEMA,
+    Tables,
+)
 
 
 def _conform(table: ir.Table, schema: ibis.Schema) -> ir.Table:
@@ -41,11 +50,23 @@ def touchpoints(backend: ibis.BaseBackend) -> ir.Table:
     return _conform(joined, TOUCHPOINTS_SCHEMA)
 
 
+def _summary(backend: ibis.BaseBackend, name: str, schema: ibis.Schema) -> ir.Table | None:
+    """A journey summary table, or None in a file of an older schema opened read-only
+    (the analytics then compute it from the touchpoints)."""
+    try:
+        return _conform(backend.table(name), schema)
+    except TableNotFound:
+        return None
+
+
 def analytics_tables(backend: ibis.BaseBackend) -> Tables:
-    """Touchpoints, stage history, contacts and accounts as the analytics expect them."""
+    """Touchpoints, stage history, contacts, accounts and the journey summaries (kept by
+    ``polku.store.derive`` at refresh) as the analytics expect them."""
     return Tables(
         touchpoints=touchpoints(backend),
         stages=_conform(backend.table("stage_history"), STAGES_SCHEMA),
         contacts=_conform(backend.table("contacts"), CONTACTS_SCHEMA),
         accounts=_conform(backend.table("accounts"), ACCOUNTS_SCHEMA),
+        journey_heads=_summary(backend, "journey_heads", JOURNEY_HEADS_SCHEMA),
+        journey_transitions=_summary(backend, "journey_transitions", JOURNEY_TRANSITIONS_SCHEMA),
     )
