@@ -54,6 +54,11 @@ def test_ranked_leads_and_account_scores(ws: Workspace) -> None:
     account = ws.leads.account("acme.fi")
     assert account["coverage"]["decision_maker_engaged"] is True
     assert any("decision-maker" in r["text"] for r in account["reasons"])
+    for _ in range(3):  # stored scores follow new events, without a rescore
+        ws.track("meeting_held", "meeting", email="bo@acme.fi")
+    moved = {r["email"]: r for r in ws.leads.ranked()}["bo@acme.fi"]
+    assert moved["score"] > ranked[1]["score"] and moved["scored_at"] > ranked[1]["scored_at"]
+    assert ws.leads.account("acme.fi")["coverage"]["active"] == 2
 
 
 def test_one_contact_scores_now_without_a_rescore_and_agrees_with_it(ws: Workspace) -> None:

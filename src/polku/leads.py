@@ -1,13 +1,15 @@
 """A workspace's lead and account scores: rescore, explain, rank, train, and MQL handover.
 
 The scoring core (``polku.scoring``) is pure; this module reads the workspace's tables,
-stores the scores (``store.scores``) and turns prospects whose score crosses the MQL
-threshold into leads by appending a ``lead_qualified`` event carrying the score and its
-reasons, so the stage history shows why.
+stores the scores and every contact's incremental state (``store.scores``), from which
+``polku.scoring.live`` keeps them moving with new events, and turns prospects whose score
+crosses the MQL threshold into leads by appending a ``lead_qualified`` event carrying the
+score and its reasons, so the stage history shows why.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,16 +19,15 @@ import numpy as np
 import pyarrow as pa
 
 from polku import profiles
-from polku.errors import NotFound
-from polku.model import identity_fields, utcnow
+from polku.errors import ConfigError, NotFound
+from polku.model import utcnow
 from polku.store import scores as stored
 
 if TYPE_CHECKING:
-    from polku.scoring import ScoringRules, TrainedModel
+    from polku.scoring import ScoreCard, ScoringRules, TrainedModel
     from polku.workspace import Workspace
 
 MODEL_FILE = "models/lead-model.pkl"
-MQL_SOURCE = "scoring"
 
 
 @dataclass(frozen=True)
@@ -75,22 +76,30 @@ class Leads:
         return self.report()
 
     def report(self) -> dict[str, Any]:
-        """The saved model's training report (window, metrics against the rule score, calibration)."""
+        """The saved model's training report (window, metrics against the rule score, calibration),
+        with the state of the stored scores (``status``) and its warnings."""
         from polku.scoring import read_header
 
         if not self.model_path.exists():
             raise NotFound("no trained model yet (run `polku score train`)")
-        return read_header(self.model_path)
+        return {**read_header(self.model_path), "stored_scores": self.status()}
 
     # ---- scoring -----------------------------------------------------------------------
     def rescore(self, *, as_of: datetime | None = None, qualify: bool = True) -> RescoreResult:
-        """Score every contact and account; with ``qualify``, prospects at or over the threshold become leads."""
-        from polku.scoring import score_accounts, score_contacts
+        """Score every contact and account; with ``qualify``, prospects at or over the threshold become leads.
+
+        A rescore as of now also stores every contact's incremental state, from which the
+        stored scores follow new events (``polku.scoring.live``); one as of a past time
+        stores scores as of then, which stay so until the next rescore as of now.
+        """
+        from polku.scoring import live, rules_key, score_accounts, score_contacts
         from polku.scoring.account import probabilities
 
+        current = as_of is None
         as_of = _utc(as_of) if as_of else utcnow()
         rules = self.rules()
-        tables = self.ws.tables()
+        with live.of(self.ws).pause():  # refresh without catching states up: all are rebuilt below
+            tables = self.ws.tables()
         scores = score_contacts(tables, rules, as_of)
         model = self.model()
         table = scores.to_arrow()
@@ -103,32 +112,60 @@ class Leads:
             )
         accounts = score_accounts(scores, probability)
         cards = [accounts.card(str(a)).as_dict() for a in accounts.table.index]
-        stored.replace(self.ws.store, table, cards, as_of)
+        stored.replace(self.ws.store, table, cards, as_of, rules=rules if current else None, rules_key=rules_key(rules))
         qualified = self._qualify(scores, rules) if qualify else []
         return RescoreResult(len(scores), len(accounts), qualified, model is not None, as_of)
 
     def _qualify(self, scores: Any, rules: ScoringRules) -> list[str]:
-        """Append a lead_qualified event for each prospect whose score reached the threshold."""
+        """Make each prospect whose score reached the threshold a lead (a lead_qualified event)."""
+        from polku.scoring import live
+
         threshold = rules.mql_threshold
         if threshold is None:
             return []
         stage = {r["contact_id"]: r for r in self.ws.store.query("SELECT contact_id, stage, anchor FROM contacts")}
-        made: list[str] = []
+        made: list[tuple[str, str, ScoreCard]] = []
         for i in np.flatnonzero(scores.score >= threshold):
             cid = str(scores.contact_id[i])
             row = stage.get(cid)
-            if row is None or row["stage"] != "prospect":
-                continue
-            card = scores.card(int(i))
-            reasons = "; ".join(r.text for r in card.reasons)
-            self.ws.track(
-                "lead_qualified", "crm", **identity_fields(str(row["anchor"])), ts=scores.as_of.isoformat(),
-                event_id=f"mql-{cid}-{scores.as_of:%Y%m%d%H%M%S}",
-                properties={"reason": f"score {card.score:.0f} ({card.grade}): {reasons}", "score": card.score,
-                            "grade": card.grade, "source": MQL_SOURCE},
-            )
-            made.append(cid)
-        return made
+            if row is not None and row["stage"] == "prospect":
+                made.append((cid, str(row["anchor"]), scores.card(int(i))))
+        live.of(self.ws).qualify(made)
+        return [cid for cid, _, _ in made]
+
+    def status(self) -> dict[str, Any]:
+        """Whether stored scores follow new events, and anything they are waiting for."""
+        from polku.scoring import live, rules_key
+
+        store = self.ws.store
+        meta = store.all_meta()
+        following = meta.get(stored.STATE_RULES_META)
+        counts = stored.state_counts(store)
+        try:
+            current = rules_key(live.of(self.ws).current_rules())
+        except ConfigError as exc:
+            current, problem = None, exc.message
+        else:
+            problem = None
+        other = sum(n for k, n in counts.items() if k != current)
+        warnings = []
+        if problem is not None:
+            warnings.append(f"the scoring rules cannot be read: {problem}")
+        elif following is not None and following != current:
+            warnings.append(f"{other:,} stored score states were built with other rules; they are not updated "
+                            "until `polku score` rebuilds them with the current rules")
+        if following is None:
+            warnings.append("stored scores do not follow new events yet: run `polku score`")
+        if meta.get(stored.STALE_META):
+            warnings.append(f"stored scores lag the log: {meta[stored.STALE_META]}")
+        behind = json.loads(meta.get(stored.ACCOUNTS_BEHIND_META) or "null")
+        if behind:
+            warnings.append(f"{behind['count']:,} large accounts are rolled up at the next `polku score`")
+        return {
+            "follows_events": following is not None and following == current,
+            "rules_key": current, "states": sum(counts.values()), "states_with_other_rules": other,
+            "stale": meta.get(stored.STALE_META), "accounts_behind": behind, "warnings": warnings,
+        }
 
     def contact(self, key: str, *, as_of: datetime | None = None) -> dict[str, Any]:
         """One contact's score card now, with reasons, computed from its own touchpoints (no full rescore)."""
@@ -152,7 +189,8 @@ class Leads:
         return out
 
     def account(self, key: str) -> dict[str, Any]:
-        """One account's score as of the last rescore: roll-up, buying-group coverage, reasons."""
+        """One account's stored score (rolled up again by the refresh this runs first when its
+        contacts' scores moved): roll-up, buying-group coverage, reasons."""
         store = self.ws.fresh_store()
         account_id = self.ws.account(key, limit=1)["account"]["account_id"]
         row = stored.account_row(store, account_id)
@@ -161,7 +199,7 @@ class Leads:
         return row
 
     def ranked(self, *, min_score: float = 0.0, limit: int = 50, stage: str | None = None) -> list[dict[str, Any]]:
-        """Contacts by score, highest first, as of the last rescore."""
+        """Contacts by stored score, highest first (scores move with each new event of a known contact)."""
         return stored.ranked(self.ws.store, min_score=min_score, limit=limit, stage=stage)
 
 

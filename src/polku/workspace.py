@@ -29,6 +29,7 @@ from polku.errors import Forbidden, ImportRejected, InvalidInput, NotFound, Payl
 from polku.lifecycle.rules import Rule, load_rules
 from polku.model import MAX_BATCH, EventIn, IdentifyIn, identity_fields, utcnow
 from polku.store import derive, operational
+from polku.store import scores as stored_scores
 from polku.store.duck import DuckStore
 
 if TYPE_CHECKING:
@@ -152,7 +153,14 @@ class Workspace:
 
     def store_batches(self, batches: list[PreparedBatch], source: str) -> list[BatchResult]:
         """Store several prepared batches with one append (the server's group commit)."""
-        result = self.store.append_events(pa.concat_tables([b.table for b in batches]), source, validated=True)
+        with self.store.transaction():  # the events and the stored scores they move commit together
+            after = self.store.last_seq
+            result = self.store.append_events(pa.concat_tables([b.table for b in batches]), source, validated=True)
+            meta = stored_scores.following(self.store)
+            if meta is not None:
+                from polku.scoring import live
+
+                live.events_stored(self, after, meta)
         dups = set(result.duplicate_rows)
         out, offset = [], 0
         for batch in batches:
@@ -204,6 +212,8 @@ class Workspace:
                 raise _rejected(path, result.rejects)
             if result.rejects:  # before the commit: if the list cannot be written, nothing is kept
                 result.rejects_file = str(_write_rejects(path, result.rejects, rejects_path))
+            if result.inserted:  # no per-event scoring in bulk: the next refresh catches scores up
+                stored_scores.defer(self.store, f"{result.inserted:,} events imported from {path.name}")
         result.seconds = time.perf_counter() - started
         return result
 
@@ -274,6 +284,10 @@ class Workspace:
             stats = derive.refresh(self.store, self.rules)
             if not self.store.read_only:
                 self.store.set_meta("refreshed", token)
+                if stored_scores.following(self.store) is not None:  # catch stored scores up
+                    from polku.scoring import live
+
+                    live.refreshed(self)
             return stats
 
     def _fresh(self) -> DuckStore:

@@ -360,6 +360,22 @@ class DuckStore:
             finally:
                 self._con.unregister("_in")
 
+    def query_writing(
+        self, sql: str, params: list[Any] | None = None, *, tables: dict[str, pa.Table] | None = None
+    ) -> list[dict[str, Any]]:
+        """Like ``query``, on the writing connection: it sees the open transaction's own writes
+        (``query`` sees committed data only). The query may read the given Arrow tables."""
+        with self._lock:
+            for alias, table in (tables or {}).items():
+                self._con.register(alias, table)
+            try:
+                rel = self._con.execute(sql, params or [])
+                cols = [d[0] for d in rel.description]
+                return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+            finally:
+                for alias in tables or {}:
+                    self._con.unregister(alias)
+
     def create_table_as(self, name: str, sql: str, *, tables: dict[str, pa.Table] | None = None) -> None:
         """Create (or replace) a scratch table from a query (which may read the given Arrow tables)."""
         with self._lock:
