@@ -23,7 +23,7 @@ def add_routes(app: FastAPI, ws: Workspace, scope: Callable[[str], Any], fresh: 
 
     @app.get("/v1/accounts/{key}/score", tags=["scores"], dependencies=read)
     async def account_score(key: str) -> dict[str, Any]:
-        """The account's score as of the last rescore: buying-group roll-up, coverage and reasons."""
+        """The account's score (rolled up at the latest refresh): buying-group roll-up, coverage and reasons."""
         return await run_in_threadpool(ws.leads.account, key)
 
     @app.get("/v1/leads", tags=["scores"], dependencies=read)
@@ -32,7 +32,7 @@ def add_routes(app: FastAPI, ws: Workspace, scope: Callable[[str], Any], fresh: 
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         stage: LifecycleStage | None = None,
     ) -> list[dict[str, Any]]:
-        """Contacts ranked by score (as of the last rescore), at least ``min_score``, optionally in one stage."""
+        """Contacts ranked by their stored score (updated as events arrive), at least ``min_score``, optionally in one stage."""
         return await run_in_threadpool(
             lambda: ws.leads.ranked(min_score=min_score, limit=limit, stage=stage.value if stage else None)
         )

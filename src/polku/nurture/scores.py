@@ -1,7 +1,8 @@
 """Where score triggers and conditions read lead scores: a function of the store returning (contact_id, score).
 
-``default_scores`` reads the scores of the last rescore (`polku score`); before the first
-one there are none and score triggers never fire (the tick says so in its warnings).
+``default_scores`` reads the stored lead scores, which follow events as they arrive once a
+first `polku score` has run; before it there are none and score triggers never fire (the
+tick says so in its warnings).
 Tests and callers may pass any ``ScoreSource`` to ``Engine`` or ``Scheduler``.
 """
 

@@ -65,7 +65,7 @@ def contact_score_tables(ws: Workspace, contact_id: str) -> list[Table]:
 
 
 def account_score_tables(ws: Workspace, account_id: str) -> list[Table]:
-    """The account's score as of the last rescore, its buying-group coverage and reasons."""
+    """The account's score (rolled up at the latest refresh), its buying-group coverage and reasons."""
     from polku.store import scores as stored  # imports the scoring stack: only when a page shows a score
 
     card = stored.account_row(ws.store, account_id)
@@ -89,7 +89,7 @@ def account_score_tables(ws: Workspace, account_id: str) -> list[Table]:
     return [
         Table("account_score", "Account score and buying-group coverage", facts, [row] if card else [],
               extra={"facts": True}, empty=NO_SCORE,
-              note="As of the last rescore: the most engaged people's scores plus points for covering the buying group."),
+              note="Rolled up at the latest refresh: the most engaged people's scores plus points for covering the buying group."),
         reasons_table("account_score_reasons", "Why this account score", (card or {}).get("reasons", [])),
     ]
 

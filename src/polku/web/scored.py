@@ -99,7 +99,7 @@ def buying_group(store: DuckStore, key: str) -> dict[str, Any]:
 
 
 def accounts_by_score(store: DuckStore, *, limit: int = 10, min_score: float = 0.0) -> list[dict[str, Any]]:
-    """Accounts by their score as of the last rescore, highest first, with buying-group coverage."""
+    """Accounts by their stored score, highest first, with buying-group coverage."""
     if not 1 <= limit <= MAX_RANKED:
         raise InvalidInput(f"limit must be between 1 and {MAX_RANKED}, got {limit}")
     return store.query(

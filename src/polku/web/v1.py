@@ -66,7 +66,7 @@ def add_routes(app: FastAPI, ws: Workspace, scope: Callable[[str], Any], fresh: 
 
     @app.get("/v1/accounts/{key}/buying-group", **options)
     def get_buying_group(key: str) -> dict[str, Any]:
-        """The account's people with stage, stored score (as of the last rescore) and latest CX answer."""
+        """The account's people with stage, stored score (updated as events arrive) and latest CX answer."""
         return scored.buying_group(ws.store, key)
 
     @app.get("/v1/leads/accounts", **options)
@@ -74,5 +74,5 @@ def add_routes(app: FastAPI, ws: Workspace, scope: Callable[[str], Any], fresh: 
         limit: Annotated[int, Query(ge=1, le=scored.MAX_RANKED)] = 50,
         min_score: Annotated[float, Query(ge=0, le=100)] = 0.0,
     ) -> list[dict[str, Any]]:
-        """Accounts by score (as of the last rescore), highest first, with buying-group coverage."""
+        """Accounts by stored score, highest first, with buying-group coverage."""
         return scored.accounts_by_score(ws.store, limit=limit, min_score=min_score)

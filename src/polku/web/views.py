@@ -83,7 +83,7 @@ def top_scored_table(ranked: list[dict[str, Any]]) -> Table:
         Column("score", "Score", "number"), Column("grade", "Grade"), Column("active_contacts", "Active people", "number"),
         Column("contacts", "People", "number"), Column("decision_maker", "Decision-maker engaged"),
         Column("scored_at", "Scored", "when")], rows,
-        note="As of the last rescore (`polku score`): engagement and fit of the buying group.")
+        note="Rolled up at the latest refresh: engagement and fit of the buying group.")
 
 
 # ---- 360° views ---------------------------------------------------------------------------
@@ -246,7 +246,7 @@ def router(site: Site) -> APIRouter:
                 Column("cx_answer", "Latest CX answer"), Column("cx_at", "Answered", "when"),
                 Column("event_count", "Touchpoints", "number"), Column("last_seen", "Last seen", "when"),
                 Column("contact_id", "Id")], members,
-                note="Scores as of the last rescore; the CX answer is the person's latest survey answer."),
+                note="Scores are updated as events arrive; the CX answer is the person's latest survey answer."),
             timeline_table(tl, with_contact=True),
             history_table(view["stage_history"], with_contact=True),
             mix_table(view["channel_mix"]),
