@@ -8,38 +8,27 @@ page is saved as a screenshot in test-output/screenshots/ (git-ignored; or POLKU
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from polku import Workspace
 from polku.web import users
 
 from .conftest import PASSWORD
+from .serving import polku_server, screenshots
 
 CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"  # screenshots for a person to look at
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed here (apt-get install chromium); CI installs it"
 )
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402 - after the skip reason
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -62,31 +51,9 @@ def served(world_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         account = ws.account(key["account_id"])
         email_view = ws.account(key["account_id"], channel="email")
         lead = ws.store.query("SELECT contact_id FROM contacts WHERE stage = 'lead' ORDER BY contact_id LIMIT 1")
-    shots = Path(os.environ.get("POLKU_SCREENSHOTS") or OUTPUT / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
-    if shots.is_relative_to(OUTPUT):
-        (OUTPUT / ".gitignore").write_text("*\n")  # test output stays out of git without touching the root .gitignore
-    port = free_port()
-    log = home.parent / "server.log"
-    exe = Path(sys.executable).with_name("polku")
-    with log.open("wb") as out:
-        server = subprocess.Popen([str(exe), "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                  stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # importing the analytics stack takes a while on a busy machine
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"the server did not start: {log.read_text()}") from None
-                time.sleep(0.1)
+    shots = screenshots()
+    with polku_server(home) as base:
         yield Served(base, account, email_view, lead[0]["contact_id"], shots)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(f"\nscreenshots of the dashboard: {shots}")
 
 

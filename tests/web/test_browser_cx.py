@@ -9,28 +9,22 @@ without a form and a hand-made POST is refused. Screenshots go to test-output/sc
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from polku import Workspace
 
 from .conftest import PASSWORD
+from .serving import polku_server, screenshots
 from .test_cx_pages import HOSTILE, prepare
 
 CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed here (apt-get install chromium); CI installs it"
 )
@@ -46,11 +40,6 @@ class Served:
     shots: Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def served(world_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
@@ -58,31 +47,9 @@ def served(world_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     shutil.copytree(world_home, home)
     with Workspace(home) as ws:
         facts = prepare(ws)
-    shots = Path(os.environ.get("POLKU_SCREENSHOTS") or OUTPUT / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
-    if shots.is_relative_to(OUTPUT):
-        (OUTPUT / ".gitignore").write_text("*\n")
-    port = free_port()
-    log = home.parent / "server.log"
-    exe = Path(sys.executable).with_name("polku")
-    with log.open("wb") as out:
-        server = subprocess.Popen([str(exe), "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                  stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120  # importing the analytics stack takes a while on a busy machine
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"the server did not start: {log.read_text()}") from None
-                time.sleep(0.1)
+    shots = screenshots()
+    with polku_server(home) as base:
         yield Served(base, home, facts, shots)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
