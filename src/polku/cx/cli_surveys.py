@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from polku.errors import InvalidInput, PolkuError
+from polku.errors import InvalidInput
+from polku.nurture.cli import _errors, _json, _when  # the same CLI conventions as polku nurture
 
 if TYPE_CHECKING:
     from polku.workspace import Workspace
@@ -21,18 +20,7 @@ surveys_app = typer.Typer(no_args_is_help=True)
 survey_app = typer.Typer(no_args_is_help=True, help="One survey file at a time: check.")
 surveys_app.add_typer(survey_app, name="survey")
 out = Console()
-err = Console(stderr=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Polku's errors (a ConfigError lists file:line problems) become a message and exit code 1."""
-    try:
-        yield
-    except PolkuError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
 
 
 @contextmanager
@@ -42,22 +30,6 @@ def _workspace() -> Iterator[Workspace]:
 
     with workspace(create=False) as ws:
         yield ws
-
-
-def _json(data: Any) -> None:
-    out.print_json(json.dumps(data, default=str))
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        ts = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"--now must be an ISO 8601 time such as 2025-03-01T09:00:00+02:00, got {value!r}") from exc
-    if ts.tzinfo is None:
-        raise InvalidInput("--now needs a time zone (e.g. +00:00 or Z)")
-    return ts
 
 
 @surveys_app.command("surveys")
